@@ -1,0 +1,102 @@
+/* config.h - the INI configuration file: key table, parsing, validation. */
+#ifndef CXB_CONFIG_H
+#define CXB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum auth_mode { AUTH_NONE, AUTH_BEARER, AUTH_BASIC, AUTH_HMAC_SHA256 };
+enum order_policy { ORDER_DLQ, ORDER_REJECT, ORDER_ACCEPT };
+
+/*
+ * Every value the daemon reads from its file.  Strings are owned by the
+ * struct (freed by config_free); an empty optional string is "" never NULL.
+ * Defaults are in the key table in config.c and in conf/cxbridge.conf.
+ */
+struct config {
+	char     *path;                /* file it was read from */
+
+	/* [server] */
+	char     *listen;              /* "0.0.0.0:8080" */
+	char     *webhook_path;        /* "/webhook/routing-events" */
+	uint64_t  max_body_bytes;      /* 262144 */
+	uint64_t  max_header_bytes;    /* 16384: request line + headers */
+	uint64_t  max_connections;     /* 4096 */
+	uint64_t  idle_timeout_s;      /* 30: idle or slow connection closed */
+	uint64_t  threads;             /* 2: HTTP worker threads */
+	uint64_t  max_json_depth;      /* 32 */
+	uint64_t  retry_after_s;       /* 1: Retry-After on 429/503 */
+
+	/* [auth] */
+	enum auth_mode mode;           /* no default: must be set */
+	char     *secret_file;         /* one secret / token / user:pass per line */
+	bool      allow_unauthenticated; /* false */
+	uint64_t  hmac_tolerance_s;    /* 300: replay window */
+
+	/* [validation] */
+	char     *schema_file;         /* /etc/cxbridge/schemas/cxone-routing-event.json */
+	uint64_t  max_future_s;        /* 300: how far ahead a timestamp may be */
+	uint64_t  max_entry_bytes;     /* 262144: PutEvents request size limit */
+
+	/* [eventbridge] */
+	char     *bus;                 /* "default" */
+	char     *source;              /* "nice.cxone.routing" */
+	char     *detail_type;         /* "" = the event's eventType */
+	char     *eb_endpoint;         /* "" = regional endpoint */
+	bool      enrich;              /* false */
+	uint64_t  batch_linger_ms;     /* 5 */
+	uint64_t  delivery_timeout_ms; /* 30000 */
+	uint64_t  max_inflight_batches;/* 16 */
+	uint64_t  request_timeout_ms;  /* 5000 */
+	uint64_t  connect_timeout_ms;  /* 2000 */
+	uint64_t  retry_base_ms;       /* 50 */
+	uint64_t  retry_max_backoff_ms;/* 5000 */
+	uint64_t  max_attempts;        /* 8 */
+	uint64_t  breaker_failures;    /* 5 consecutive failed calls open it */
+	uint64_t  breaker_cooldown_ms; /* 10000 */
+
+	/* [dlq] */
+	char     *queue_url;           /* "" = no DLQ (refused unless allowed) */
+	char     *dlq_endpoint;        /* "" = from the queue URL's region */
+	uint64_t  max_message_bytes;   /* 262144 */
+
+	/* [aws] */
+	char     *region;              /* "" = AWS_REGION / AWS_DEFAULT_REGION */
+	char     *profile;             /* "" = AWS_PROFILE or "default" */
+
+	/* [queue] */
+	uint64_t  queue_capacity;      /* 10000 events waiting for delivery */
+
+	/* [dedupe] */
+	char     *dedupe_key;          /* "/id" */
+	uint64_t  dedupe_ttl_s;        /* 3600 */
+	uint64_t  dedupe_capacity;     /* 1000000 */
+
+	/* [ordering] */
+	char     *order_key;           /* "/routingContext/queueId"; "" = off */
+	uint64_t  order_tolerance_ms;  /* 0 */
+	enum order_policy order_policy;/* ORDER_DLQ */
+	uint64_t  order_capacity;      /* 100000 keys remembered */
+
+	/* [log] */
+	int       log_level;           /* enum log_level, LOGL_INFO */
+};
+
+/*
+ * Reads and validates FILE.  On success returns a new config (caller frees
+ * with config_free).  On failure returns NULL and writes "file:line: reason"
+ * (or "file: reason") into err.
+ */
+struct config *config_load(const char *file, char *err, size_t errlen);
+
+/* Same from a string; name is used in messages. */
+struct config *config_parse(const char *name, const char *text, char *err,
+    size_t errlen);
+
+void config_free(struct config *cfg);      /* NULL ok */
+
+const char *auth_mode_name(enum auth_mode mode);
+const char *order_policy_name(enum order_policy policy);
+
+#endif
