@@ -55,12 +55,12 @@ log_timestamp(char *buf, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;
+	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 /* One write(2) per record, so lines from several threads never interleave. */
@@ -83,7 +83,7 @@ log_write_line(const char *line)
 void
 log_json(enum log_level level, json_t *fields)
 {
-	char ts[40];
+	char ts[64];
 	json_t *rec;
 	char *line;
 
