@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CONFIG_FILE_MAX (1024 * 1024)  /* bytes in a configuration file */
+#define CONFIG_LINE_MAX 4096           /* bytes in a line, without CR/LF */
+
 enum auth_mode { AUTH_NONE, AUTH_BEARER, AUTH_BASIC, AUTH_HMAC_SHA256 };
 enum order_policy { ORDER_DLQ, ORDER_REJECT, ORDER_ACCEPT };
 
@@ -95,6 +98,29 @@ struct config *config_parse(const char *name, const char *text, char *err,
     size_t errlen);
 
 void config_free(struct config *cfg);      /* NULL ok */
+
+/*
+ * Sets one key as if it appeared in the file (the command line's -l sets
+ * [server] listen).  The key's own checks run; the cross-key checks done at
+ * load do not.  Returns 0, or -1 with cfg unchanged and the reason in err
+ * ("[server] listen: ..." or "unknown key ...").
+ */
+int config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen);
+
+/* One row of the key table, for listings and the docs check.  All static. */
+struct config_key_info {
+	const char *section;
+	const char *key;
+	const char *type;          /* string path uint duration_ms duration_s
+				      bool enum */
+	const char *default_text;  /* NULL: no default, the key is required */
+	uint64_t    min, max;      /* uint and durations; 0 otherwise */
+	const char *choices;       /* enum: "a, b, c"; NULL otherwise */
+};
+
+/* Fills out with row i of the key table.  Returns 0, or -1 past the end. */
+int config_key_at(size_t i, struct config_key_info *out);
 
 const char *auth_mode_name(enum auth_mode mode);
 const char *order_policy_name(enum order_policy policy);
