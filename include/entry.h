@@ -23,8 +23,8 @@ enum entry_dest { DEST_NONE = 0, DEST_EVENTBRIDGE, DEST_DLQ };
 
 /*
  * An entry is created by the ingest side, handed to the batcher, and given
- * back through done() exactly once with dest set.  Strings are owned by the
- * entry and freed by entry_free.
+ * back through done() exactly once with dest set; done() takes ownership.
+ * Strings are owned by the entry and freed by entry_free.
  */
 struct entry {
 	/* The PutEvents entry. */
@@ -47,6 +47,7 @@ struct entry {
 	/* Delivery state, written by the batcher only. */
 	enum dlq_reason reason;     /* set before DLQ; DLQ_OUT_OF_ORDER on entry */
 	unsigned attempts;          /* PutEvents attempts made */
+	unsigned dlq_attempts;      /* SendMessageBatch attempts made */
 	char     error_code[64];    /* last AWS error code for this entry */
 	char     error_message[256];
 	uint64_t deadline_mono_ms;  /* monotonic: spill to DLQ after this */

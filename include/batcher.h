@@ -1,0 +1,63 @@
+/* batcher.h - the delivery thread: group commit to PutEvents, retries, DLQ. */
+#ifndef CXB_BATCHER_H
+#define CXB_BATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct aws_credentials;
+struct queue;
+struct stats;
+
+struct batcher_config {
+	const char *region;
+	const char *eventbridge_url;     /* endpoint, resolved */
+	const char *sqs_url;             /* endpoint, resolved */
+	const char *queue_url;           /* the DLQ */
+	size_t      max_request_bytes;   /* PutEvents entries' total size */
+	size_t      max_message_bytes;   /* SendMessageBatch total size */
+	uint64_t    linger_ms;
+	uint64_t    delivery_timeout_ms;
+	uint64_t    request_timeout_ms;
+	uint64_t    connect_timeout_ms;
+	uint64_t    retry_base_ms;
+	uint64_t    retry_max_backoff_ms;
+	unsigned    max_attempts;
+	unsigned    max_inflight;        /* PutEvents calls at once */
+	unsigned    breaker_failures;
+	uint64_t    breaker_cooldown_ms;
+};
+
+/*
+ * Takes entries from q (borrowed) and finishes each exactly once through its
+ * done() callback, from the delivery thread: dest EVENTBRIDGE or DLQ when it
+ * is durably there, DEST_NONE when neither took it.  creds is copied.
+ * NULL on error with a reason in err.
+ */
+struct batcher *batcher_new(const struct batcher_config *cfg, struct queue *q,
+    struct stats *stats, const struct aws_credentials *creds, char *err,
+    size_t errlen);
+
+/* Starts the delivery thread.  0 or -1. */
+int  batcher_start(struct batcher *b);
+
+/* Wakes the delivery thread (the queue's notify callback).  Any thread. */
+void batcher_wakeup(void *b);
+
+/*
+ * Drains: no new entries are expected (close the queue first).  What is
+ * queued is still sent until stop_ms from now; then what is left goes to
+ * the DLQ with reason "shutdown"; the thread ends once every entry is
+ * finished.  Blocks until then.
+ */
+void batcher_drain(struct batcher *b, uint64_t stop_ms);
+
+/* 1 if the delivery thread went round its loop within the last max_ms. */
+int  batcher_alive(const struct batcher *b, uint64_t max_ms);
+
+/* 0 when EventBridge and the DLQ are both failing (why says so), else 1. */
+int  batcher_ready(const struct batcher *b, const char **why);
+
+void batcher_free(struct batcher *b);   /* NULL ok; after batcher_drain */
+
+#endif

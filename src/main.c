@@ -1,0 +1,443 @@
+/* main.c - cxbridge: wires the modules together and runs until stopped. */
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <systemd/sd-daemon.h>
+
+#include "auth.h"
+#include "awsenv.h"
+#include "batcher.h"
+#include "clock.h"
+#include "config.h"
+#include "creds.h"
+#include "dedupe.h"
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "order.h"
+#include "queue.h"
+#include "schema.h"
+#include "stats.h"
+
+#define DEFAULT_CONFIG "/etc/cxbridge/cxbridge.conf"
+/* Queue use above which /ready says there is no headroom. */
+#define READY_QUEUE_PERCENT 90
+/* The delivery thread must go round its loop at least this often. */
+#define ALIVE_MAX_MS 5000
+
+/* Everything the daemon holds; main owns it all. */
+struct daemon {
+	struct config         *cfg;
+	struct metrics        *metrics;
+	struct stats          *stats;
+	struct schema         *schema;
+	struct auth           *auth;
+	struct dedupe         *dedupe;
+	struct order          *order;
+	struct queue          *queue;
+	struct batcher        *batcher;
+	struct ingest         *ingest;
+	struct http           *http;
+	struct aws_credentials creds;
+	char                   region[64];
+	char                   instance[256];   /* host name, for enrichment */
+	char                   eb_url[512], sqs_url[512];
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: cxbridge [-c FILE] [-l ADDR:PORT] [-n|--check-config] "
+	    "[-V] [-h]\n"
+	    "  -c FILE          configuration file (default " DEFAULT_CONFIG ")\n"
+	    "  -l ADDR:PORT     listen here instead of [server] listen\n"
+	    "  -n, --check-config  validate the configuration and exit\n"
+	    "  -V, --version    print the version and exit\n"
+	    "  -h, --help       this text\n");
+}
+
+struct options {
+	const char *config;
+	const char *listen;
+	int         check_only;
+};
+
+/* Returns 0 to go on, 1 to exit successfully, -1 on a usage error. */
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	o->config = DEFAULT_CONFIG;
+	for (ch = getopt_long(argc, argv, "c:l:nVh", longopts, NULL); ch != -1;
+	    ch = getopt_long(argc, argv, "c:l:nVh", longopts, NULL)) {
+		switch (ch) {
+		case 'c': o->config = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 'n': o->check_only = 1; break;
+		case 'V': printf("cxbridge %s\n", CXB_VERSION); return 1;
+		case 'h': usage(stdout); return 1;
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Loads what the configuration names: schema and secrets.  Logs errors. */
+static int
+daemon_load_inputs(struct daemon *d)
+{
+	char err[512];
+
+	if (d->cfg->queue_url[0] == '\0') {
+		log_errorx("%s: [dlq] queue_url is required: events EventBridge "
+		    "refuses need somewhere durable to go", d->cfg->path);
+		return -1;
+	}
+	d->schema = schema_load(d->cfg->schema_file, err, sizeof(err));
+	if (d->schema == NULL) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	d->auth = auth_new(d->cfg->mode, d->cfg->secret_file,
+	    (unsigned)d->cfg->hmac_tolerance_s, err, sizeof(err));
+	if (d->auth == NULL) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	if (d->cfg->mode == AUTH_NONE)
+		log_warnx("webhook authentication is off (allow_unauthenticated)");
+	return 0;
+}
+
+/* Region, endpoints and credentials, as the AWS SDKs find them. */
+static int
+daemon_load_aws(struct daemon *d)
+{
+	char err[512];
+	const char *profile = d->cfg->profile[0] != '\0' ? d->cfg->profile : NULL;
+
+	if (awsenv_region(d->cfg->region, profile, d->region,
+	    sizeof(d->region), err, sizeof(err)) != 0 ||
+	    awsenv_endpoint(AWSENV_EVENTBRIDGE, d->cfg->eb_endpoint, d->region,
+	    d->eb_url, sizeof(d->eb_url), err, sizeof(err)) != 0 ||
+	    awsenv_endpoint(AWSENV_SQS, d->cfg->dlq_endpoint, d->region,
+	    d->sqs_url, sizeof(d->sqs_url), err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	if (creds_load(profile, &d->creds, err, sizeof(err)) != CREDS_FOUND) {
+		log_errorx("AWS credentials: %s", err);
+		return -1;
+	}
+	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:s,s:s,s:s}", "msg", "aws",
+	    "region", d->region, "eventbridge", d->eb_url, "sqs", d->sqs_url,
+	    "credentials", d->creds.source));
+	return 0;
+}
+
+static double
+gauge_queue_depth(void *arg)
+{
+	return (double)queue_outstanding(arg);
+}
+
+static double
+gauge_queue_capacity(void *arg)
+{
+	return (double)queue_capacity(arg);
+}
+
+static double
+gauge_dedupe_size(void *arg)
+{
+	return (double)dedupe_size(arg);
+}
+
+static uint64_t
+counter_dedupe_evictions(void *arg)
+{
+	return dedupe_evictions(arg);
+}
+
+static double
+gauge_order_keys(void *arg)
+{
+	return (double)order_size(arg);
+}
+
+static int
+daemon_metrics(struct daemon *d)
+{
+	d->metrics = metrics_new();
+	d->stats = stats_new(d->metrics, CXB_VERSION);
+	if (d->stats == NULL ||
+	    metrics_gauge_func(d->metrics, "cxbridge_queue_depth",
+	    "Events accepted and not yet delivered.", gauge_queue_depth,
+	    d->queue) != 0 ||
+	    metrics_gauge_func(d->metrics, "cxbridge_queue_capacity",
+	    "Most events that may be outstanding at once.",
+	    gauge_queue_capacity, d->queue) != 0 ||
+	    metrics_gauge_func(d->metrics, "cxbridge_dedupe_entries",
+	    "Event ids in the duplicate table, in flight or delivered.",
+	    gauge_dedupe_size, d->dedupe) != 0 ||
+	    metrics_counter_func(d->metrics, "cxbridge_dedupe_evictions_total",
+	    "Delivered ids dropped before their TTL to make room.",
+	    counter_dedupe_evictions, d->dedupe) != 0 ||
+	    metrics_gauge_func(d->metrics, "cxbridge_ordering_keys",
+	    "Ordering keys whose newest timestamp is remembered.",
+	    gauge_order_keys, d->order) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+daemon_healthy(void *arg)
+{
+	struct daemon *d = arg;
+
+	return batcher_alive(d->batcher, ALIVE_MAX_MS);
+}
+
+static int
+daemon_ready(void *arg, const char **why)
+{
+	struct daemon *d = arg;
+
+	if (ingest_draining(d->ingest)) {
+		*why = "draining";
+		return 0;
+	}
+	if (queue_outstanding(d->queue) * 100 >=
+	    queue_capacity(d->queue) * READY_QUEUE_PERCENT) {
+		*why = "the delivery queue has no headroom";
+		return 0;
+	}
+	if (d->creds.expiration != 0 && d->creds.expiration <= clock_wall_ms() / 1000) {
+		*why = "the AWS credentials have expired";
+		return 0;
+	}
+	return batcher_ready(d->batcher, why);
+}
+
+static char *
+daemon_render_metrics(void *arg, size_t *len)
+{
+	struct daemon *d = arg;
+
+	return metrics_render(d->metrics, len);
+}
+
+static int
+daemon_build(struct daemon *d)
+{
+	const struct config *c = d->cfg;
+	char err[512];
+
+	d->dedupe = dedupe_new(c->dedupe_capacity, (unsigned)c->dedupe_ttl_s);
+	d->order = order_new(c->order_capacity, c->order_tolerance_ms);
+	d->queue = queue_new(c->queue_capacity);
+	if (d->dedupe == NULL || d->order == NULL || d->queue == NULL ||
+	    daemon_metrics(d) != 0) {
+		log_errorx("%s: out of memory", __func__);
+		return -1;
+	}
+	struct batcher_config bc = {
+		.region = d->region, .eventbridge_url = d->eb_url,
+		.sqs_url = d->sqs_url, .queue_url = c->queue_url,
+		.max_request_bytes = c->max_entry_bytes,
+		.max_message_bytes = c->max_message_bytes,
+		.linger_ms = c->batch_linger_ms,
+		.delivery_timeout_ms = c->delivery_timeout_ms,
+		.request_timeout_ms = c->request_timeout_ms,
+		.connect_timeout_ms = c->connect_timeout_ms,
+		.retry_base_ms = c->retry_base_ms,
+		.retry_max_backoff_ms = c->retry_max_backoff_ms,
+		.max_attempts = (unsigned)c->max_attempts,
+		.max_inflight = (unsigned)c->max_inflight_batches,
+		.breaker_failures = (unsigned)c->breaker_failures,
+		.breaker_cooldown_ms = c->breaker_cooldown_ms,
+	};
+	d->batcher = batcher_new(&bc, d->queue, d->stats, &d->creds, err,
+	    sizeof(err));
+	if (d->batcher == NULL) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	struct ingest_config ic = {
+		.event = {
+			.schema = d->schema, .max_depth = (unsigned)c->max_json_depth,
+			.max_future_ms = (int64_t)c->max_future_s * 1000,
+			.max_entry_bytes = c->max_entry_bytes,
+			.max_message_bytes = c->max_message_bytes,
+			.dedupe_key = c->dedupe_key, .order_key = c->order_key,
+			.bus = c->bus, .source = c->source,
+			.detail_type = c->detail_type, .enrich = c->enrich,
+			.instance = d->instance,
+		},
+		.order_policy = c->order_policy,
+		.retry_after_s = (unsigned)c->retry_after_s,
+	};
+	d->ingest = ingest_new(&ic, d->auth, d->dedupe,
+	    c->order_key[0] != '\0' ? d->order : NULL, d->queue, d->stats);
+	struct http_config hc = {
+		.listen = c->listen,
+		.webhook_path = c->webhook_path,
+		.max_body_bytes = c->max_body_bytes,
+		.max_header_bytes = c->max_header_bytes,
+		.max_connections = (unsigned)c->max_connections,
+		.idle_timeout_s = (unsigned)c->idle_timeout_s,
+		.threads = (unsigned)c->threads,
+		.retry_after_s = (unsigned)c->retry_after_s,
+	};
+	struct http_probes probes = { daemon_healthy, daemon_ready,
+	    daemon_render_metrics, d };
+	d->http = d->ingest == NULL ? NULL : http_new(&hc, d->ingest, &probes,
+	    d->stats);
+	return d->http == NULL ? -1 : 0;
+}
+
+static void
+daemon_free(struct daemon *d)
+{
+	http_free(d->http);
+	batcher_free(d->batcher);
+	ingest_free(d->ingest);
+	queue_free(d->queue);
+	order_free(d->order);
+	dedupe_free(d->dedupe);
+	stats_free(d->stats);
+	metrics_free(d->metrics);
+	auth_free(d->auth);
+	schema_free(d->schema);
+	creds_clear(&d->creds);
+	config_free(d->cfg);
+}
+
+/* Drain: refuse new work, let in-flight events finish, then stop. */
+static void
+daemon_stop(struct daemon *d)
+{
+	uint64_t stop_ms = d->cfg->delivery_timeout_ms;
+
+	sd_notify(0, "STOPPING=1\nSTATUS=draining");
+	log_info("draining: new webhooks get 503, in-flight events have %llu ms",
+	    (unsigned long long)stop_ms);
+	ingest_set_draining(d->ingest);
+	queue_close(d->queue);
+	batcher_drain(d->batcher, stop_ms);
+	/* Every waiting request has its answer; give them a moment to go out. */
+	for (int i = 0; i < 50 && http_active(d->http) > 0; i++) {
+		struct timespec ts = { 0, 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	log_info("stopped");
+}
+
+/* Waits for signals; SIGHUP is logged (live reload is not built yet). */
+static void
+daemon_wait(void)
+{
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGTERM || sig == SIGINT)
+			return;
+		if (sig == SIGHUP)
+			log_warnx("SIGHUP: live reload is not supported yet; "
+			    "restart to apply a new configuration");
+	}
+}
+
+static int
+daemon_run(struct daemon *d)
+{
+	sigset_t set;
+
+	/* Threads inherit the mask, so only sigwaitinfo sees these. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_build(d) != 0 || batcher_start(d->batcher) != 0)
+		return -1;
+	if (http_start(d->http) != 0) {
+		batcher_drain(d->batcher, 0);
+		return -1;
+	}
+	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:i,s:s}", "msg", "listening",
+	    "listen", d->cfg->listen,
+	    "port", (int)http_port(d->http), "version", CXB_VERSION));
+	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u",
+	    (unsigned)http_port(d->http));
+	daemon_wait();
+	daemon_stop(d);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d;
+	struct options o = { 0 };
+	char err[1024];
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	rc = parse_options(argc, argv, &o);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	d.cfg = config_load(o.config, err, sizeof(err));
+	if (d.cfg != NULL && o.listen != NULL && config_set(d.cfg, "server",
+	    "listen", o.listen, err, sizeof(err)) != 0) {
+		config_free(d.cfg);
+		d.cfg = NULL;
+	}
+	if (d.cfg == NULL) {
+		fprintf(stderr, "cxbridge: %s\n", err);
+		return 1;
+	}
+	log_set_level((enum log_level)d.cfg->log_level);
+	if (gethostname(d.instance, sizeof(d.instance) - 1) != 0)
+		snprintf(d.instance, sizeof(d.instance), "unknown");
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = daemon_load_inputs(&d);
+	if (rc == 0 && o.check_only) {
+		printf("%s: configuration OK\n", o.config);
+	} else if (rc == 0) {
+		rc = daemon_load_aws(&d);
+		if (rc == 0)
+			rc = daemon_run(&d);
+	}
+	daemon_free(&d);
+	curl_global_cleanup();
+	return rc == 0 ? 0 : 1;
+}
