@@ -62,7 +62,7 @@ check: all unit integration
 	@echo "check: all suites passed ($(BUILD))"
 
 demo: $(BIN)
-	@CXB_BIN=$(abspath $(BIN)) tests/demo.sh
+	@CXB_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/demo.py
 
 deps:
 	tests/install-deps.sh
