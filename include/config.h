@@ -49,7 +49,7 @@ struct config {
 	char     *eb_endpoint;         /* "" = regional endpoint */
 	bool      enrich;              /* false */
 	uint64_t  batch_linger_ms;     /* 5 */
-	uint64_t  delivery_timeout_ms; /* 30000 */
+	uint64_t  delivery_timeout_ms; /* 10000 */
 	uint64_t  max_inflight_batches;/* 16 */
 	uint64_t  request_timeout_ms;  /* 5000 */
 	uint64_t  connect_timeout_ms;  /* 2000 */
@@ -60,7 +60,7 @@ struct config {
 	uint64_t  breaker_cooldown_ms; /* 10000 */
 
 	/* [dlq] */
-	char     *queue_url;           /* "" = no DLQ (refused unless allowed) */
+	char     *queue_url;           /* required: main refuses to start without it */
 	char     *dlq_endpoint;        /* "" = from the queue URL's region */
 	uint64_t  max_message_bytes;   /* 262144 */
 

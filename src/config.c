@@ -174,7 +174,7 @@ static const struct config_row config_rows[] = {
 	K_STR("eventbridge", "endpoint", eb_endpoint, "", config_check_url, 0),
 	K_BOOL("eventbridge", "enrich", enrich, "false"),
 	K_MS("eventbridge", "batch_linger_ms", batch_linger_ms, "5", 0, 1000),
-	K_MS("eventbridge", "delivery_timeout_ms", delivery_timeout_ms, "30000",
+	K_MS("eventbridge", "delivery_timeout_ms", delivery_timeout_ms, "10000",
 	    100, 3600000),
 	K_UINT("eventbridge", "max_inflight_batches", max_inflight_batches,
 	    "16", 1, 1024),

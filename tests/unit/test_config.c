@@ -113,7 +113,7 @@ check_defaults(const struct config *c)
 	assert_string_equal(c->eb_endpoint, "");
 	assert_false(c->enrich);
 	assert_int_equal(c->batch_linger_ms, 5);
-	assert_int_equal(c->delivery_timeout_ms, 30000);
+	assert_int_equal(c->delivery_timeout_ms, 10000);
 	assert_int_equal(c->max_inflight_batches, 16);
 	assert_int_equal(c->request_timeout_ms, 5000);
 	assert_int_equal(c->connect_timeout_ms, 2000);
