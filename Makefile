@@ -58,7 +58,10 @@ unit: $(UNIT_BIN)
 integration: $(BIN)
 	@CXB_BIN=$(abspath $(BIN)) tests/run-integration.sh
 
-check: all unit integration
+# Suites run one after the other even under -j: integration starts daemons.
+check: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
 	@echo "check: all suites passed ($(BUILD))"
 
 demo: $(BIN)

@@ -37,6 +37,5 @@ void stats_putevents(struct stats *s, const char *outcome, double seconds,
 void stats_putevents_retry(struct stats *s, size_t entries);
 void stats_sqs(struct stats *s, const char *outcome, double seconds);
 void stats_circuit(struct stats *s, enum stats_circuit state);
-void stats_credentials_expiry(struct stats *s, double seconds);
 
 #endif

@@ -164,9 +164,8 @@ ingest_authenticate(struct ingest *ing, const struct ingest_request *req,
 	stats_rejected(ing->stats, "unauthorized");
 	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:s}", "msg", "event",
 	    "outcome", "unauthorized", "reason", auth_result_name(r)));
-	ingest_answer_error(a, 401, "unauthorized", "unauthorized", 0);
-	a->body_len = (size_t)snprintf(a->body, sizeof(a->body),
-	    "{\"error\":\"unauthorized\"}");
+	/* Nothing else is said: no hint which part was wrong. */
+	ingest_answer_json(a, 401, json_pack("{s:s}", "error", "unauthorized"), 0);
 	return -1;
 }
 
@@ -278,9 +277,14 @@ ingest_enqueue(struct ingest *ing, struct ingest_ticket *t, struct event *ev)
 		ev->entry = NULL;
 		return INGEST_PENDING;
 	}
-	stats_rejected(ing->stats, "queue_full");
-	ingest_answer_unavailable(ing, &t->answer, 429,
-	    "delivery queue is full");
+	if (atomic_load(&ing->draining)) {
+		stats_rejected(ing->stats, "draining");
+		ingest_answer_unavailable(ing, &t->answer, 503, "draining");
+	} else {
+		stats_rejected(ing->stats, "queue_full");
+		ingest_answer_unavailable(ing, &t->answer, 429,
+		    "delivery queue is full");
+	}
 	ingest_release(ing, e->event_id, &t->answer);
 	return INGEST_DONE;
 }
@@ -299,6 +303,7 @@ ingest_submit(struct ingest *ing, const struct ingest_request *req,
 	t->ing = ing;
 	t->started_mono_us = clock_mono_us();
 	if (atomic_load(&ing->draining)) {
+		stats_rejected(ing->stats, "draining");
 		ingest_answer_unavailable(ing, &t->answer, 503, "draining");
 		return INGEST_DONE;
 	}

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,17 @@ gauge_order_keys(void *arg)
 	return (double)order_size(arg);
 }
 
+/* Seconds until the held credentials expire; +Inf for long-term keys. */
+static double
+gauge_credentials_expiry(void *arg)
+{
+	const struct aws_credentials *c = arg;
+
+	if (c->expiration == 0)
+		return INFINITY;
+	return (double)(c->expiration - clock_wall_ms() / 1000);
+}
+
 static int
 daemon_metrics(struct daemon *d)
 {
@@ -206,7 +218,10 @@ daemon_metrics(struct daemon *d)
 	    counter_dedupe_evictions, d->dedupe) != 0 ||
 	    metrics_gauge_func(d->metrics, "cxbridge_ordering_keys",
 	    "Ordering keys whose newest timestamp is remembered.",
-	    gauge_order_keys, d->order) != 0)
+	    gauge_order_keys, d->order) != 0 ||
+	    metrics_gauge_func(d->metrics, "cxbridge_credentials_expiry_seconds",
+	    "Seconds until the AWS credentials expire (+Inf: they do not).",
+	    gauge_credentials_expiry, &d->creds) != 0)
 		return -1;
 	return 0;
 }

@@ -49,7 +49,7 @@ struct stats {
 	struct metrics_counter  *pe_retried;
 	struct metrics_histogram *ack, *lag, *pe_latency, *pe_entries,
 	    *sqs_latency;
-	struct metrics_gauge    *circuit, *cred_expiry;
+	struct metrics_gauge    *circuit;
 };
 
 static int
@@ -154,13 +154,9 @@ stats_declare_delivery(struct stats *s, struct metrics *m)
 	    "cxbridge_circuit_state",
 	    "EventBridge circuit breaker: 0 closed, 1 open, 2 half-open.", NULL),
 	    NULL);
-	s->cred_expiry = metrics_gauge_child(metrics_gauge_family(m,
-	    "cxbridge_credentials_expiry_seconds",
-	    "Seconds until the AWS credentials expire (+Inf: they do not).",
-	    NULL), NULL);
 	return s->pe_retried == NULL || s->pe_latency == NULL ||
 	    s->pe_entries == NULL || s->sqs_latency == NULL ||
-	    s->circuit == NULL || s->cred_expiry == NULL ? -1 : 0;
+	    s->circuit == NULL ? -1 : 0;
 }
 
 struct stats *
@@ -309,11 +305,4 @@ stats_circuit(struct stats *s, enum stats_circuit state)
 {
 	if (s != NULL)
 		metrics_gauge_set(s->circuit, (double)state);
-}
-
-void
-stats_credentials_expiry(struct stats *s, double seconds)
-{
-	if (s != NULL)
-		metrics_gauge_set(s->cred_expiry, seconds);
 }
