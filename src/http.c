@@ -55,8 +55,9 @@ http_send(struct http *h, struct MHD_Connection *conn, enum stats_path path,
 	enum MHD_Result ret;
 	char ra[16];
 
-	r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-	    MHD_RESPMEM_MUST_COPY);
+	/* MUST_COPY: MHD copies the bytes, so the const is never written through
+	 * (0.9.75 has no const-taking variant yet). */
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);

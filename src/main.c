@@ -195,7 +195,7 @@ gauge_credentials_expiry(void *arg)
 
 	if (c->expiration == 0)
 		return INFINITY;
-	return (double)(c->expiration - clock_wall_ms() / 1000);
+	return (double)c->expiration - (double)clock_wall_ms() / 1e3;
 }
 
 static int
