@@ -20,9 +20,9 @@
 /* At most this many entries per PutEvents or SendMessageBatch call. */
 #define AWSPROTO_MAX_ENTRIES  10
 /* Bodies and envelopes we build are at most this long (NULL beyond). */
-#define AWSPROTO_MAX_BODY     (16u * 1024 * 1024)
+#define AWSPROTO_MAX_BODY     ((size_t)16 * 1024 * 1024)
 /* Responses longer than this are refused by the parsers. */
-#define AWSPROTO_MAX_RESPONSE (1u * 1024 * 1024)
+#define AWSPROTO_MAX_RESPONSE ((size_t)1 * 1024 * 1024)
 /* The eventType message attribute is cut to this many bytes. */
 #define AWSPROTO_MAX_ATTR     256
 

@@ -42,6 +42,7 @@ struct entry {
 	char    *event_id;          /* value of the dedupe key */
 	char    *event_type;
 	char    *event_json;        /* original event text if detail differs, else NULL */
+	char    *order_key;         /* value of the ordering key, or NULL */
 	int64_t  received_ms;       /* wall clock when the request arrived */
 
 	/* Delivery state, written by the batcher only. */

@@ -39,6 +39,13 @@ void order_free(struct order *o);
 enum order_verdict order_check(struct order *o, const char *key,
     size_t keylen, int64_t ts_ms, int64_t *newest_ms);
 
+/* The same verdict as order_check, but nothing is recorded: the daemon peeks
+ * when an event arrives and records with order_check once it is published,
+ * so an event that is never published cannot make later ones stale.  An
+ * unknown key is fresh and *newest_ms gets ts_ms. */
+enum order_verdict order_peek(struct order *o, const char *key,
+    size_t keylen, int64_t ts_ms, int64_t *newest_ms);
+
 /* Keys remembered. */
 size_t   order_size(struct order *o);
 /* Keys forgotten to stay within capacity, least recently checked first. */

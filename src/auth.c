@@ -286,7 +286,7 @@ auth_read_file(const char *file, char **buf, size_t *len, char *err,
 	}
 	/* Read one byte past the cap, so an over-size file is caught even
 	 * when st_size is wrong or the file grows while read. */
-	while (n <= AUTH_FILE_MAX) {
+	while (n <= (size_t)AUTH_FILE_MAX) {
 		ssize_t r = read(fd, *buf + n, AUTH_FILE_MAX + 1 - n);
 
 		if (r == -1 && errno == EINTR)
@@ -299,7 +299,7 @@ auth_read_file(const char *file, char **buf, size_t *len, char *err,
 			break;
 		n += (size_t)r;
 	}
-	if (n > AUTH_FILE_MAX) {
+	if (n > (size_t)AUTH_FILE_MAX) {
 		auth_err(err, errlen, "%s: larger than %d bytes", file, AUTH_FILE_MAX);
 		goto fail;
 	}

@@ -151,7 +151,8 @@ awsenv_url_authority(const char *a, size_t len, struct awsenv_url *out)
 	if (hlen == 0 || (bracketed && hlen == 2) || hlen > AWSENV_HOST_MAX)
 		return -1;
 	for (i = 0; i < hlen; i++)
-		out->host[i] = (a[i] >= 'A' && a[i] <= 'Z') ? (char)(a[i] + 32) : a[i];
+		out->host[i] = (char)((a[i] >= 'A' && a[i] <= 'Z') ?
+		    a[i] + 32 : a[i]);
 	out->host[hlen] = '\0';
 	if (hlen == len)
 		return 0;

@@ -755,7 +755,7 @@ error_code_from(struct aws_error *out, const char *s, char stop)
 	for (size_t i = 0; s + i < end; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		out->code[i] = c > 0x20 && c < 0x7f ? (char)c : '?';
+		out->code[i] = (char)(c > 0x20 && c < 0x7f ? c : '?');
 	}
 	out->code[end - s] = '\0';
 	return 0;

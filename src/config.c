@@ -41,16 +41,17 @@ struct config_enum {
 /* Checks a non-empty string value; writes the reason into why on failure. */
 typedef int config_check_fn(const char *v, char *why, size_t whylen);
 
+/* type and flags sit together so the row has no padding. */
 struct config_row {
 	const char             *section;
 	const char             *key;
 	enum config_type        type;
+	unsigned                flags;
 	size_t                  off;
 	const char             *def;   /* parsed like a file value; NULL: none */
 	uint64_t                min, max;
 	const struct config_enum *en;
 	config_check_fn        *check;
-	unsigned                flags;
 };
 
 /* Enum fields are written through an int. */
@@ -124,19 +125,25 @@ static config_check_fn config_check_listen, config_check_route,
 #define CFG_FIELD(f, T) (offsetof(struct config, f) + \
 	0 * sizeof(&((struct config *)0)->f == (T *)0))
 
+/* Designated initializers: a row does not depend on the field order. */
 #define K_STR(s, k, f, d, chk, fl) \
-	{ s, k, CT_STRING, CFG_FIELD(f, char *), d, 0, 0, NULL, chk, fl }
+	{ .section = s, .key = k, .type = CT_STRING, .flags = fl, \
+	  .off = CFG_FIELD(f, char *), .def = d, .check = chk }
 #define K_PATH(s, k, f, d, fl) \
-	{ s, k, CT_PATH, CFG_FIELD(f, char *), d, 0, 0, NULL, NULL, fl }
+	{ .section = s, .key = k, .type = CT_PATH, .flags = fl, \
+	  .off = CFG_FIELD(f, char *), .def = d }
 #define K_NUM(t, s, k, f, d, lo, hi) \
-	{ s, k, t, CFG_FIELD(f, uint64_t), d, lo, hi, NULL, NULL, 0 }
+	{ .section = s, .key = k, .type = t, \
+	  .off = CFG_FIELD(f, uint64_t), .def = d, .min = lo, .max = hi }
 #define K_UINT(...) K_NUM(CT_UINT, __VA_ARGS__)
 #define K_MS(...)   K_NUM(CT_MS, __VA_ARGS__)
 #define K_S(...)    K_NUM(CT_S, __VA_ARGS__)
 #define K_BOOL(s, k, f, d) \
-	{ s, k, CT_BOOL, CFG_FIELD(f, bool), d, 0, 0, NULL, NULL, 0 }
-#define K_ENUM(s, k, f, T, d, en, fl) \
-	{ s, k, CT_ENUM, CFG_FIELD(f, T), d, 0, 0, en, NULL, fl }
+	{ .section = s, .key = k, .type = CT_BOOL, \
+	  .off = CFG_FIELD(f, bool), .def = d }
+#define K_ENUM(s, k, f, T, d, e, fl) \
+	{ .section = s, .key = k, .type = CT_ENUM, .flags = fl, \
+	  .off = CFG_FIELD(f, T), .def = d, .en = e }
 
 /* Every key; docs/configuration.md and conf/cxbridge.conf follow this order. */
 static const struct config_row config_rows[] = {
@@ -442,6 +449,10 @@ config_expand_cred(const char *v, char *out, size_t outlen, char *why,
 	size_t dlen;
 	int n;
 
+	/* out is a string on every path: the analyzer does not follow
+	 * config_why, a variadic function, so it cannot see that it
+	 * returns -1 and the caller never reads out then. */
+	out[0] = '\0';
 	if (strncmp(v, CONFIG_CRED_PREFIX, plen) != 0 || v[plen] == '\0')
 		return config_why(why, whylen, "\"%s\": only a path starting "
 		    "with %s is expanded", v, CONFIG_CRED_PREFIX);
@@ -843,7 +854,7 @@ config_parse_buf(const char *name, const char *text, size_t len, char *err,
 	p.name = name;
 	p.err = err;
 	p.errlen = errlen;
-	if (len > CONFIG_FILE_MAX) {
+	if (len > (size_t)CONFIG_FILE_MAX) {
 		config_fail(&p, "larger than %d bytes", CONFIG_FILE_MAX);
 		return NULL;
 	}

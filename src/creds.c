@@ -105,6 +105,16 @@ creds_set(char *dst, size_t size, const char *src, size_t len, int alnum,
 	return 0;
 }
 
+/* Two ASCII digits as a number, or -1.  sscanf's %2d would also take a
+ * sign or a leading space, so "+-1:30" passed as an offset. */
+static int
+creds_two_digits(const char *p)
+{
+	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
+		return -1;
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
 /* RFC 3339 time ("2024-05-01T12:00:00Z", fractions and offsets allowed). */
 static int
 creds_parse_time(const char *s, int64_t *out)
@@ -123,10 +133,13 @@ creds_parse_time(const char *s, int64_t *out)
 	if (*end == 'Z' || *end == 'z') {
 		end++;
 	} else if (*end == '+' || *end == '-') {
-		int hh, mm, n = 0;
+		int hh = creds_two_digits(end + 1), mm;
 
-		if (sscanf(end + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
-		    hh > 23 || mm > 59)
+		/* end[3] is only read once end[1] and end[2] are digits. */
+		if (hh < 0 || hh > 23 || end[3] != ':')
+			return -1;
+		mm = creds_two_digits(end + 4);
+		if (mm < 0 || mm > 59)
 			return -1;
 		off = (int64_t)(hh * 3600 + mm * 60) * (*end == '-' ? -1 : 1);
 		end += 6;
@@ -237,7 +250,7 @@ creds_read_file(const char *path, char **text, char *err, size_t errlen)
 		creds_err(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
-	if (st.st_size > CREDS_FILE_MAX) {
+	if (st.st_size > (off_t)CREDS_FILE_MAX) {
 		creds_err(err, errlen, "%s: larger than %d bytes", path,
 		    CREDS_FILE_MAX);
 		goto fail;
@@ -259,7 +272,7 @@ creds_read_file(const char *path, char **text, char *err, size_t errlen)
 		if (n == 0)
 			break;
 		got += (size_t)n;
-		if (got > CREDS_FILE_MAX) {
+		if (got > (size_t)CREDS_FILE_MAX) {
 			creds_err(err, errlen, "%s: larger than %d bytes", path,
 			    CREDS_FILE_MAX);
 			goto fail;

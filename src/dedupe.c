@@ -236,7 +236,7 @@ dd_grow(struct dd_shard *s)
 	size_t n = s->nbuckets * 2;
 	struct dd_entry **nb, *e, *next;
 
-	nb = calloc(n, sizeof(*nb));
+	nb = calloc(n, sizeof(struct dd_entry *));
 	if (nb == NULL)
 		return;
 	for (size_t i = 0; i < s->nbuckets; i++) {
@@ -247,7 +247,7 @@ dd_grow(struct dd_shard *s)
 		}
 	}
 	free(s->buckets);
-	s->bytes += (n - s->nbuckets) * sizeof(*nb);
+	s->bytes += (n - s->nbuckets) * sizeof(struct dd_entry *);
 	s->buckets = nb;
 	s->nbuckets = n;
 }
@@ -424,10 +424,10 @@ dd_shard_init(struct dd_shard *s, size_t capacity)
 	s->maxbuckets = DD_BUCKETS_MIN;
 	while (s->maxbuckets < capacity)
 		s->maxbuckets *= 2;
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	s->buckets = calloc(s->nbuckets, sizeof(struct dd_entry *));
 	if (s->buckets == NULL)
 		return -1;
-	s->bytes = s->nbuckets * sizeof(*s->buckets);
+	s->bytes = s->nbuckets * sizeof(struct dd_entry *);
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {
 		free(s->buckets);
 		return -1;

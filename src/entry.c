@@ -55,5 +55,6 @@ entry_free(struct entry *e)
 	free(e->event_id);
 	free(e->event_type);
 	free(e->event_json);
+	free(e->order_key);
 	free(e);
 }

@@ -20,6 +20,9 @@
 /* Room for the envelope's own members and the AWS error text in a DLQ copy. */
 #define DLQ_ENVELOPE_OVERHEAD 1536
 
+/* Longest JSON escape of one byte: \u00XX. */
+#define JSON_ESCAPE_MAX 6
+
 /* Dedupe and ordering key values are table keys: bounded. */
 #define EVENT_KEY_MAX 256
 
@@ -193,8 +196,12 @@ event_fill_entry(const struct event_config *cfg, json_t *root,
 size_t
 event_dlq_size_bound(const struct entry *e, size_t event_len)
 {
-	return event_len + strlen(e->source) + strlen(e->detail_type) +
-	    strlen(e->bus) + strlen(e->event_type) * 2 + DLQ_ENVELOPE_OVERHEAD;
+	/* The envelope holds these as JSON strings: an escape such as \u0001
+	 * makes one byte six.  The event itself goes in as the object it is. */
+	size_t strings = strlen(e->source) + strlen(e->detail_type) +
+	    strlen(e->bus) + strlen(e->event_type) * 2;
+
+	return event_len + strings * JSON_ESCAPE_MAX + DLQ_ENVELOPE_OVERHEAD;
 }
 
 static int

@@ -197,7 +197,7 @@ ingest_check_order(struct ingest *ing, struct event *ev, struct ingest_answer *a
 	char msg[160];
 
 	if (ing->order == NULL || ev->order_key == NULL ||
-	    order_check(ing->order, ev->order_key, strlen(ev->order_key),
+	    order_peek(ing->order, ev->order_key, strlen(ev->order_key),
 	    ev->ts_ms, &newest) == ORDER_FRESH)
 		return 0;
 	stats_out_of_order(ing->stats, order_policy_name(ing->cfg.order_policy));
@@ -273,6 +273,9 @@ ingest_enqueue(struct ingest *ing, struct ingest_ticket *t, struct event *ev)
 
 	e->done = ingest_entry_done;
 	e->done_arg = t;
+	/* The key's newest advances only when this event is published. */
+	e->order_key = ev->order_key;
+	ev->order_key = NULL;
 	if (queue_push(ing->queue, e) == 0) {
 		ev->entry = NULL;
 		return INGEST_PENDING;
@@ -369,9 +372,13 @@ ingest_entry_done(struct entry *e, void *arg)
 		w = dedupe_commit(ing->dedupe, e->event_id, keylen, clock_mono_ms());
 		ingest_answer_accepted(&t->answer, e);
 		outcome = e->dest == DEST_EVENTBRIDGE ? "published" : "dead_lettered";
-		if (e->dest == DEST_EVENTBRIDGE)
+		if (e->dest == DEST_EVENTBRIDGE) {
+			if (ing->order != NULL && e->order_key != NULL)
+				order_check(ing->order, e->order_key,
+				    strlen(e->order_key), e->time_ms, NULL);
 			stats_published(ing->stats,
 			    (double)(clock_wall_ms() - e->time_ms) / 1e3);
+		}
 		else
 			stats_dead_lettered(ing->stats, dlq_reason_name(e->reason));
 	} else {

@@ -635,7 +635,7 @@ metrics_family_make(struct metrics *m, const struct metrics_decl *d,
 	f->cap = nlabels == 0 ? 1 : m->child_cap;
 	while (slots < f->cap + 1)
 		slots <<= 1;
-	f->hash = calloc(slots, sizeof(f->hash[0]));
+	f->hash = calloc(slots, sizeof(struct metrics_child *));
 	f->hmask = slots - 1;
 	f->help = strdup(d->help);
 	if (f->hash == NULL || f->help == NULL) {

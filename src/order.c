@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -179,7 +180,7 @@ or_grow(struct or_shard *s)
 	size_t n = s->nbuckets * 2;
 	struct or_entry **nb, *e, *next;
 
-	nb = calloc(n, sizeof(*nb));
+	nb = calloc(n, sizeof(struct or_entry *));
 	if (nb == NULL)
 		return;
 	for (size_t i = 0; i < s->nbuckets; i++) {
@@ -230,9 +231,10 @@ or_is_stale(int64_t ts, int64_t newest, uint64_t tolerance)
 	return ts < newest && (uint64_t)newest - (uint64_t)ts > tolerance;
 }
 
-enum order_verdict
-order_check(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
-    int64_t *newest_ms)
+/* record: a fresh ts_ms becomes the key's newest (inserting the key). */
+static enum order_verdict
+order_lookup(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
+    int64_t *newest_ms, bool record)
 {
 	enum order_verdict v = ORDER_FRESH;
 	int64_t newest = ts_ms;
@@ -246,13 +248,14 @@ order_check(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
 		pthread_mutex_lock(&s->lock);
 		e = or_find(s, (uint32_t)h, key, keylen);
 		if (e == NULL) {
-			or_insert(s, (uint32_t)h, key, keylen, ts_ms);
+			if (record)
+				or_insert(s, (uint32_t)h, key, keylen, ts_ms);
 		} else {
 			or_lru_unlink(s, e);
 			or_lru_append(s, e);
 			if (or_is_stale(ts_ms, e->newest_ms, o->tolerance_ms))
 				v = ORDER_STALE;
-			else if (ts_ms > e->newest_ms)
+			else if (record && ts_ms > e->newest_ms)
 				e->newest_ms = ts_ms;
 			newest = e->newest_ms;
 		}
@@ -261,6 +264,20 @@ order_check(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
 	if (newest_ms != NULL)
 		*newest_ms = newest;
 	return v;
+}
+
+enum order_verdict
+order_check(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
+    int64_t *newest_ms)
+{
+	return order_lookup(o, key, keylen, ts_ms, newest_ms, true);
+}
+
+enum order_verdict
+order_peek(struct order *o, const char *key, size_t keylen, int64_t ts_ms,
+    int64_t *newest_ms)
+{
+	return order_lookup(o, key, keylen, ts_ms, newest_ms, false);
 }
 
 /* Fewer shards for small tables, so each still holds OR_SHARD_MIN keys and
@@ -283,7 +300,7 @@ or_shard_init(struct or_shard *s, size_t capacity)
 	s->maxbuckets = OR_BUCKETS_MIN;
 	while (s->maxbuckets < capacity)
 		s->maxbuckets *= 2;
-	s->buckets = calloc(s->nbuckets, sizeof(*s->buckets));
+	s->buckets = calloc(s->nbuckets, sizeof(struct or_entry *));
 	if (s->buckets == NULL)
 		return -1;
 	if (pthread_mutex_init(&s->lock, NULL) != 0) {

@@ -150,7 +150,7 @@ rfc3339_parse(const char *s, size_t len, int64_t *ms_since_epoch)
 	if (rfc3339_tail(s + 19, len - 19, &frac, &off) != 0)
 		return -1;
 	days = rfc3339_days_from_civil(y, mo, d);
-	secs = days * 86400 + h * 3600 + mi * 60 + sec - off;
+	secs = days * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - off;
 	*ms_since_epoch = secs * 1000 + frac;
 	return 0;
 }

@@ -14,7 +14,7 @@
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_HASH_LEN  32
-#define SIGV4_HEX_LEN   (2 * SIGV4_HASH_LEN)
+#define SIGV4_HEX_LEN   ((size_t)2 * SIGV4_HASH_LEN)
 
 struct sigv4_signer {
 	char            region[SIGV4_MAX_SCOPE + 1];
@@ -93,7 +93,7 @@ sigv4_is_space(unsigned char c)
 static char
 sigv4_lower(char c)
 {
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	return (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
 }
 
 static void
@@ -583,8 +583,8 @@ sigv4_method(const char *method, struct sigv4_buf *b)
 	for (size_t i = 0; i < len; i++) {
 		if (!sigv4_is_tchar((unsigned char)method[i]))
 			return -1;
-		m[i] = (method[i] >= 'a' && method[i] <= 'z') ?
-		    (char)(method[i] - 'a' + 'A') : method[i];
+		m[i] = (char)((method[i] >= 'a' && method[i] <= 'z') ?
+		    method[i] - 'a' + 'A' : method[i]);
 	}
 	return sigv4_buf_add(b, m, len);
 }
@@ -663,12 +663,15 @@ sigv4_derive(const struct sigv4_signer *s, const char *day, const char *secret,
 {
 	char k0[4 + AWS_SECRET_ACCESS_KEY_MAX + 1];
 	unsigned char k[SIGV4_HASH_LEN];
-	size_t slen = strlen(secret);
 	int rc = -1;
+	int n;
 
-	memcpy(k0, "AWS4", 4);
-	memcpy(k0 + 4, secret, slen);
-	if (sigv4_hmac(k0, 4 + slen, day, 8, k) == -1 ||
+	/* The caller checked the secret's length; should a longer one get
+	 * here, it is refused rather than signed with a cut key. */
+	n = snprintf(k0, sizeof(k0), "AWS4%s", secret);
+	if (n < 0 || (size_t)n >= sizeof(k0))
+		goto fail;
+	if (sigv4_hmac(k0, (size_t)n, day, 8, k) == -1 ||
 	    sigv4_hmac(k, sizeof(k), s->region, strlen(s->region), k) == -1 ||
 	    sigv4_hmac(k, sizeof(k), s->service, strlen(s->service), k) == -1 ||
 	    sigv4_hmac(k, sizeof(k), "aws4_request", 12, out) == -1)
