@@ -57,7 +57,7 @@ struct aws_call {
 	struct aws_call   *prev, *next;   /* the client's calls in flight */
 };
 
-#define AWS_RESP_MAX (1024 * 1024)
+#define AWS_RESP_MAX ((size_t)1024 * 1024)
 
 struct aws_client;
 

@@ -18,7 +18,7 @@
 #define SIGV4_MAX_QUERY        8192        /* bytes in the query as given */
 #define SIGV4_MAX_PARAMS       256         /* query parameters */
 #define SIGV4_MAX_SCOPE        64          /* bytes in a region or service */
-#define SIGV4_MAX_CANONICAL    ((size_t)256 * 1024) /* bytes, canonical request */
+#define SIGV4_MAX_CANONICAL    ((size_t)256 * 1024) /* canonical request bytes */
 
 #define SIGV4_AMZ_DATE_SIZE    17          /* "YYYYMMDDTHHMMSSZ" + NUL */
 #define SIGV4_STS_SIZE         320         /* fits any string to sign */

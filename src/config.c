@@ -127,23 +127,23 @@ static config_check_fn config_check_listen, config_check_route,
 
 /* Designated initializers: a row does not depend on the field order. */
 #define K_STR(s, k, f, d, chk, fl) \
-	{ .section = s, .key = k, .type = CT_STRING, .flags = fl, \
-	  .off = CFG_FIELD(f, char *), .def = d, .check = chk }
+	{ .section = (s), .key = (k), .type = CT_STRING, .flags = (fl), \
+	  .off = CFG_FIELD(f, char *), .def = (d), .check = (chk) }
 #define K_PATH(s, k, f, d, fl) \
-	{ .section = s, .key = k, .type = CT_PATH, .flags = fl, \
-	  .off = CFG_FIELD(f, char *), .def = d }
+	{ .section = (s), .key = (k), .type = CT_PATH, .flags = (fl), \
+	  .off = CFG_FIELD(f, char *), .def = (d) }
 #define K_NUM(t, s, k, f, d, lo, hi) \
-	{ .section = s, .key = k, .type = t, \
-	  .off = CFG_FIELD(f, uint64_t), .def = d, .min = lo, .max = hi }
+	{ .section = (s), .key = (k), .type = (t), \
+	  .off = CFG_FIELD(f, uint64_t), .def = (d), .min = (lo), .max = (hi) }
 #define K_UINT(...) K_NUM(CT_UINT, __VA_ARGS__)
 #define K_MS(...)   K_NUM(CT_MS, __VA_ARGS__)
 #define K_S(...)    K_NUM(CT_S, __VA_ARGS__)
 #define K_BOOL(s, k, f, d) \
-	{ .section = s, .key = k, .type = CT_BOOL, \
-	  .off = CFG_FIELD(f, bool), .def = d }
+	{ .section = (s), .key = (k), .type = CT_BOOL, \
+	  .off = CFG_FIELD(f, bool), .def = (d) }
 #define K_ENUM(s, k, f, T, d, e, fl) \
-	{ .section = s, .key = k, .type = CT_ENUM, .flags = fl, \
-	  .off = CFG_FIELD(f, T), .def = d, .en = e }
+	{ .section = (s), .key = (k), .type = CT_ENUM, .flags = (fl), \
+	  .off = CFG_FIELD(f, T), .def = (d), .en = (e) }
 
 /* Every key; docs/configuration.md and conf/cxbridge.conf follow this order. */
 static const struct config_row config_rows[] = {

@@ -19,7 +19,7 @@
 
 /* A body over the limit is read and dropped up to this much more, so the
  * client can get its 413; past that the connection is simply closed. */
-#define HTTP_DISCARD_MAX (1024 * 1024)
+#define HTTP_DISCARD_MAX ((size_t)1024 * 1024)
 
 enum conn_state { CONN_READING, CONN_WAITING, CONN_ANSWERED };
 
