@@ -26,17 +26,21 @@ struct batcher_config {
 	unsigned    max_inflight;        /* PutEvents calls at once */
 	unsigned    breaker_failures;
 	uint64_t    breaker_cooldown_ms;
+	/* Where each call's credentials come from: called on the delivery
+	 * thread before signing, it must not block.  0, or -1 when none are
+	 * valid (the call then fails as retryable "NoCredentials"). */
+	int       (*get_credentials)(void *arg, struct aws_credentials *out);
+	void       *credentials_arg;
 };
 
 /*
  * Takes entries from q (borrowed) and finishes each exactly once through its
  * done() callback, from the delivery thread: dest EVENTBRIDGE or DLQ when it
- * is durably there, DEST_NONE when neither took it.  creds is copied.
+ * is durably there, DEST_NONE when neither took it.
  * NULL on error with a reason in err.
  */
 struct batcher *batcher_new(const struct batcher_config *cfg, struct queue *q,
-    struct stats *stats, const struct aws_credentials *creds, char *err,
-    size_t errlen);
+    struct stats *stats, char *err, size_t errlen);
 
 /* Starts the delivery thread.  0 or -1. */
 int  batcher_start(struct batcher *b);

@@ -50,7 +50,7 @@ struct batcher {
 	char                 *queue_url;
 	struct queue         *q;
 	struct stats         *stats;
-	struct aws_credentials creds;
+	struct aws_credentials creds;        /* scratch: this call's credentials */
 	struct aws_client    *client;
 	struct aws_service    eb, sqs;
 
@@ -287,6 +287,10 @@ batcher_submit(struct batcher *b, struct batch *bt, const struct aws_service *sv
 	bt->call.done = bt->kind == BATCH_PUTEVENTS ? batcher_pe_done :
 	    batcher_sqs_done;
 	bt->call.arg = bt;
+	if (b->cfg.get_credentials(b->cfg.credentials_arg, &b->creds) != 0) {
+		log_warnx("%s: no valid AWS credentials to sign with", __func__);
+		return -1;
+	}
 	return aws_client_submit(b->client, &bt->call, &b->creds, time(NULL));
 }
 
@@ -731,8 +735,7 @@ batcher_ready(const struct batcher *b, const char **why)
 
 struct batcher *
 batcher_new(const struct batcher_config *cfg, struct queue *q,
-    struct stats *stats, const struct aws_credentials *creds, char *err,
-    size_t errlen)
+    struct stats *stats, char *err, size_t errlen)
 {
 	struct batcher *b = calloc(1, sizeof(*b));
 
@@ -743,7 +746,6 @@ batcher_new(const struct batcher_config *cfg, struct queue *q,
 	b->cfg = *cfg;
 	b->q = q;
 	b->stats = stats;
-	b->creds = *creds;
 	b->retry_tokens = RETRY_TOKENS_MAX;
 	if (getrandom(&b->rng, sizeof(b->rng), 0) != sizeof(b->rng) || b->rng == 0)
 		b->rng = clock_mono_us() | 1;

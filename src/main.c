@@ -226,6 +226,19 @@ daemon_metrics(struct daemon *d)
 	return 0;
 }
 
+/* The credentials loaded at start; refused once they have expired. */
+static int
+daemon_credentials(void *arg, struct aws_credentials *out)
+{
+	const struct daemon *d = arg;
+
+	if (d->creds.expiration != 0 &&
+	    d->creds.expiration <= clock_wall_ms() / 1000)
+		return -1;
+	*out = d->creds;
+	return 0;
+}
+
 static int
 daemon_healthy(void *arg)
 {
@@ -292,9 +305,9 @@ daemon_build(struct daemon *d)
 		.max_inflight = (unsigned)c->max_inflight_batches,
 		.breaker_failures = (unsigned)c->breaker_failures,
 		.breaker_cooldown_ms = c->breaker_cooldown_ms,
+		.get_credentials = daemon_credentials, .credentials_arg = d,
 	};
-	d->batcher = batcher_new(&bc, d->queue, d->stats, &d->creds, err,
-	    sizeof(err));
+	d->batcher = batcher_new(&bc, d->queue, d->stats, err, sizeof(err));
 	if (d->batcher == NULL) {
 		log_errorx("%s", err);
 		return -1;
