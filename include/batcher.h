@@ -14,6 +14,8 @@ struct batcher_config {
 	const char *eventbridge_url;     /* endpoint, resolved */
 	const char *sqs_url;             /* endpoint, resolved */
 	const char *queue_url;           /* the DLQ */
+	int         no_dlq;              /* 1: what EventBridge refuses finishes
+	                                  * as DEST_NONE instead (redrive) */
 	size_t      max_request_bytes;   /* PutEvents entries' total size */
 	size_t      max_message_bytes;   /* SendMessageBatch total size */
 	uint64_t    linger_ms;

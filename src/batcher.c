@@ -139,7 +139,10 @@ static void
 batcher_to_dlq(struct batcher *b, struct entry *e, enum dlq_reason reason)
 {
 	e->reason = reason;
-	elist_push(&b->dlq_pending, e);
+	if (b->cfg.no_dlq)
+		batcher_finish(b, e, DEST_NONE);
+	else
+		elist_push(&b->dlq_pending, e);
 }
 
 static void
