@@ -11,6 +11,7 @@
 #include "event.h"
 
 struct auth;
+struct schema;
 struct order;
 struct queue;
 struct stats;
@@ -77,6 +78,11 @@ enum ingest_status ingest_submit(struct ingest *ing,
  * 0 if wake() will be called later.
  */
 int  ingest_ticket_park(struct ingest_ticket *t);
+
+/* Swaps in a new auth and schema (SIGHUP): requests in progress finish with
+ * the old ones.  On return *auth and *schema hold the old objects, which no
+ * request uses any more: the caller frees them. */
+void ingest_swap(struct ingest *ing, struct auth **auth, struct schema **schema);
 
 /* New webhooks get 503 from now on (draining). */
 void ingest_set_draining(struct ingest *ing);

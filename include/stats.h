@@ -21,8 +21,8 @@ void stats_free(struct stats *s);                 /* NULL ok */
 
 void stats_http_request(struct stats *s, enum stats_path path, int status);
 void stats_received(struct stats *s);
-/* reason: unauthorized, schema, too_large, out_of_order, queue_full,
- * dedupe_full, draining, internal. */
+/* reason: unauthorized, content_type, schema, too_large, out_of_order,
+ * queue_full, dedupe_full, draining, internal. */
 void stats_rejected(struct stats *s, const char *reason);
 void stats_duplicate(struct stats *s);
 void stats_out_of_order(struct stats *s, const char *policy);

@@ -65,9 +65,10 @@ http_send(struct http *h, struct MHD_Connection *conn, enum stats_path path,
 		snprintf(ra, sizeof(ra), "%u", retry_after_s);
 		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	/* Allow names what this resource takes (RFC 9110 15.5.6). */
 	if (status == 405)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW,
-		    "GET, HEAD, POST");
+		    path == STATS_PATH_WEBHOOK ? "POST" : "GET, HEAD");
 	ret = MHD_queue_response(conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	stats_http_request(h->stats, path, status);
@@ -91,6 +92,15 @@ http_send_error(struct http *h, struct MHD_Connection *conn,
 	ingest_answer_error(&a, status, code, message,
 	    status == 503 || status == 429 ? h->cfg.retry_after_s : 0);
 	return http_send_answer(h, conn, path, &a);
+}
+
+/* A webhook refused before the pipeline: counted as a rejected event. */
+static enum MHD_Result
+http_refuse(struct http *h, struct MHD_Connection *conn, int status,
+    const char *code, const char *message)
+{
+	stats_rejected(h->stats, code);
+	return http_send_error(h, conn, STATS_PATH_WEBHOOK, status, code, message);
 }
 
 static enum stats_path
@@ -178,12 +188,12 @@ http_webhook_begin(struct http *h, struct http_conn *c, const char *method)
 	ct = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_TYPE);
 	if (!http_json_type(ct))
-		return http_send_error(h, c->conn, STATS_PATH_WEBHOOK, 415, "content_type",
+		return http_refuse(h, c->conn, 415, "content_type",
 		    "Content-Type must be application/json");
 	cl = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL && strtoull(cl, NULL, 10) > h->cfg.max_body_bytes)
-		return http_send_error(h, c->conn, STATS_PATH_WEBHOOK, 413, "too_large",
+		return http_refuse(h, c->conn, 413, "too_large",
 		    "body is over the size limit");
 	c->ticket.wake = http_wake;
 	c->state = CONN_READING;
@@ -238,7 +248,7 @@ http_webhook_end(struct http *h, struct http_conn *c)
 	};
 
 	if (c->too_big)
-		return http_send_error(h, c->conn, STATS_PATH_WEBHOOK, 413, "too_large",
+		return http_refuse(h, c->conn, 413, "too_large",
 		    "body is over the size limit");
 	c->state = CONN_WAITING;
 	if (ingest_submit(h->ingest, &req, &c->ticket) == INGEST_DONE) {

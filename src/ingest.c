@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <openssl/sha.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,9 @@ enum { PHASE_RUNNING, PHASE_PARKED, PHASE_ANSWERED };
 
 struct ingest {
 	struct ingest_config cfg;
+	/* What SIGHUP may swap (auth, cfg.event.schema): read-locked while a
+	 * request uses them, write-locked for the swap. */
+	pthread_rwlock_t     live_lock;
 	struct auth         *auth;
 	struct dedupe       *dedupe;
 	struct order        *order;
@@ -38,6 +42,10 @@ ingest_new(const struct ingest_config *cfg, struct auth *auth,
 
 	if (ing == NULL)
 		return NULL;
+	if (pthread_rwlock_init(&ing->live_lock, NULL) != 0) {
+		free(ing);
+		return NULL;
+	}
 	ing->cfg = *cfg;
 	ing->auth = auth;
 	ing->dedupe = dedupe;
@@ -50,7 +58,26 @@ ingest_new(const struct ingest_config *cfg, struct auth *auth,
 void
 ingest_free(struct ingest *ing)
 {
+	if (ing == NULL)
+		return;
+	pthread_rwlock_destroy(&ing->live_lock);
 	free(ing);
+}
+
+void
+ingest_swap(struct ingest *ing, struct auth **auth, struct schema **schema)
+{
+	struct auth *old_auth;
+	struct schema *old_schema;
+
+	pthread_rwlock_wrlock(&ing->live_lock);
+	old_auth = ing->auth;
+	old_schema = (struct schema *)ing->cfg.event.schema;
+	ing->auth = *auth;
+	ing->cfg.event.schema = *schema;
+	pthread_rwlock_unlock(&ing->live_lock);
+	*auth = old_auth;
+	*schema = old_schema;
 }
 
 void
@@ -213,6 +240,7 @@ ingest_check_order(struct ingest *ing, struct event *ev, struct ingest_answer *a
 	snprintf(msg, sizeof(msg), "timestamp is %lld ms older than the newest "
 	    "event published for this ordering key",
 	    (long long)(newest - ev->ts_ms));
+	stats_rejected(ing->stats, "out_of_order");
 	ingest_answer_error(a, 409, "out_of_order", msg, 0);
 	ingest_log_rejected("out_of_order", ev->entry->event_id,
 	    ev->entry->event_type, NULL);
@@ -259,12 +287,6 @@ ingest_claim(struct ingest *ing, struct ingest_ticket *t, const char *id)
 	return -1;
 }
 
-static void
-ingest_event_config_now(const struct ingest *ing, struct event_config *ec)
-{
-	*ec = ing->cfg.event;
-}
-
 /* Hands the claimed event to delivery; answers here if that is impossible. */
 static enum ingest_status
 ingest_enqueue(struct ingest *ing, struct ingest_ticket *t, struct event *ev)
@@ -292,12 +314,35 @@ ingest_enqueue(struct ingest *ing, struct ingest_ticket *t, struct event *ev)
 	return INGEST_DONE;
 }
 
+/* Authentication and validation, with the live auth and schema held. */
+static int
+ingest_validate(struct ingest *ing, const struct ingest_request *req,
+    struct ingest_ticket *t, struct event *ev)
+{
+	struct event_error err;
+	int rc = -1;
+
+	pthread_rwlock_rdlock(&ing->live_lock);
+	if (ingest_authenticate(ing, req, &t->answer) != 0)
+		goto out;
+	stats_received(ing->stats);
+	if (event_build(&ing->cfg.event, req->body, req->body_len, req->trace,
+	    clock_wall_ms(), ev, &err) != 0) {
+		stats_rejected(ing->stats, err.error);
+		ingest_log_rejected("rejected", NULL, NULL, &err);
+		ingest_answer_event_error(&t->answer, &err);
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_rwlock_unlock(&ing->live_lock);
+	return rc;
+}
+
 enum ingest_status
 ingest_submit(struct ingest *ing, const struct ingest_request *req,
     struct ingest_ticket *t)
 {
-	struct event_config ec;
-	struct event_error err;
 	struct event ev;
 	enum ingest_status st = INGEST_DONE;
 	int claim;
@@ -310,17 +355,8 @@ ingest_submit(struct ingest *ing, const struct ingest_request *req,
 		ingest_answer_unavailable(ing, &t->answer, 503, "draining");
 		return INGEST_DONE;
 	}
-	if (ingest_authenticate(ing, req, &t->answer) != 0)
+	if (ingest_validate(ing, req, t, &ev) != 0)
 		return INGEST_DONE;
-	stats_received(ing->stats);
-	ingest_event_config_now(ing, &ec);
-	if (event_build(&ec, req->body, req->body_len, req->trace,
-	    clock_wall_ms(), &ev, &err) != 0) {
-		stats_rejected(ing->stats, err.error);
-		ingest_log_rejected("rejected", NULL, NULL, &err);
-		ingest_answer_event_error(&t->answer, &err);
-		return INGEST_DONE;
-	}
 	claim = ingest_claim(ing, t, ev.entry->event_id);
 	if (claim == DEDUPE_INFLIGHT)
 		st = INGEST_PENDING;

@@ -21,8 +21,8 @@ static const char *const stats_path_names[STATS_PATH_N] = {
 	"webhook", "health", "ready", "metrics", "other",
 };
 static const char *const stats_reject_reasons[] = {
-	"unauthorized", "schema", "too_large", "out_of_order", "queue_full",
-	"dedupe_full", "draining", "internal",
+	"unauthorized", "content_type", "schema", "too_large", "out_of_order",
+	"queue_full", "dedupe_full", "draining", "internal",
 };
 static const char *const stats_dlq_reasons[] = {
 	"eventbridge_error", "non_retryable", "out_of_order", "deadline",
