@@ -54,9 +54,14 @@ void batcher_wakeup(void *b);
  * Drains: no new entries are expected (close the queue first).  What is
  * queued is still sent until stop_ms from now; then what is left goes to
  * the DLQ with reason "shutdown"; the thread ends once every entry is
- * finished.  Blocks until then.
+ * finished.  batcher_drain blocks until then; batcher_drain_begin returns
+ * at once, batcher_drained says whether the thread has ended, and
+ * batcher_drain_now moves the stop to now (a second signal).
  */
 void batcher_drain(struct batcher *b, uint64_t stop_ms);
+void batcher_drain_begin(struct batcher *b, uint64_t stop_ms);
+int  batcher_drained(const struct batcher *b);
+void batcher_drain_now(struct batcher *b);
 
 /* 1 if the delivery thread went round its loop within the last max_ms. */
 int  batcher_alive(const struct batcher *b, uint64_t max_ms);

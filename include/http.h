@@ -17,6 +17,8 @@ struct http_config {
 	unsigned    idle_timeout_s;
 	unsigned    threads;
 	unsigned    retry_after_s;
+	int         listen_fd;         /* a bound, listening socket (systemd
+	                                * socket activation), or -1 to bind */
 };
 
 /* What the probes ask of the rest of the daemon.  Called from HTTP threads. */
@@ -34,6 +36,10 @@ struct http *http_new(const struct http_config *cfg, struct ingest *ingest,
 /* Binds and starts the worker threads.  0 or -1 (logged). */
 int      http_start(struct http *h);
 uint16_t http_port(const struct http *h);
+
+/* Writes the URL of this listener's /health as a local client reaches it
+ * (a wildcard address becomes loopback).  0, or -1. */
+int      http_health_url(const struct http *h, char *out, size_t outlen);
 
 /* Webhook requests between their first byte and their answer's completion. */
 unsigned http_active(const struct http *h);

@@ -59,6 +59,7 @@ struct batcher {
 	atomic_bool           stopping;
 	atomic_uint_fast64_t  stop_at_ms;    /* monotonic; valid once stopping */
 	atomic_uint_fast64_t  heartbeat_ms;
+	atomic_bool           finished;      /* the thread has left its loop */
 	atomic_bool           eb_failing, dlq_failing;
 
 	/* Owned by the delivery thread alone from here on. */
@@ -681,6 +682,7 @@ batcher_main(void *arg)
 			break;
 		aws_client_run(b->client, batcher_wait_ms(b, now));
 	}
+	atomic_store(&b->finished, true);
 	return NULL;
 }
 
@@ -705,13 +707,36 @@ batcher_start(struct batcher *b)
 }
 
 void
-batcher_drain(struct batcher *b, uint64_t stop_ms)
+batcher_drain_begin(struct batcher *b, uint64_t stop_ms)
 {
 	if (!b->started)
 		return;
 	atomic_store(&b->stop_at_ms, clock_mono_ms() + stop_ms);
 	atomic_store(&b->stopping, true);
 	aws_client_wakeup(b->client);
+}
+
+void
+batcher_drain_now(struct batcher *b)
+{
+	if (!b->started)
+		return;
+	atomic_store(&b->stop_at_ms, clock_mono_ms());
+	aws_client_wakeup(b->client);
+}
+
+int
+batcher_drained(const struct batcher *b)
+{
+	return !b->started || atomic_load(&((struct batcher *)b)->finished);
+}
+
+void
+batcher_drain(struct batcher *b, uint64_t stop_ms)
+{
+	if (!b->started)
+		return;
+	batcher_drain_begin(b, stop_ms);
 	pthread_join(b->thread, NULL);
 	b->started = false;
 }

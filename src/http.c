@@ -398,7 +398,7 @@ http_new(const struct http_config *cfg, struct ingest *ingest,
 	h->probes = *probes;
 	h->ingest = ingest;
 	h->stats = stats;
-	if (http_resolve(h) != 0) {
+	if (cfg->listen_fd < 0 && http_resolve(h) != 0) {
 		free(h);
 		return NULL;
 	}
@@ -411,22 +411,32 @@ http_start(struct http *h)
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	size_t mem = h->cfg.max_header_bytes < 8192 ? 8192 : h->cfg.max_header_bytes;
+	/* Options shared by both ways of getting the listening socket. */
+	struct MHD_OptionItem common[] = {
+		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->cfg.threads, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)h->cfg.max_connections, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)h->cfg.idle_timeout_s, NULL },
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)mem, NULL },
+		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, h },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	const union MHD_DaemonInfo *info;
 
-	if (h->addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)h->cfg.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->cfg.max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)h->cfg.idle_timeout_s,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, mem,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
-	    MHD_OPTION_END);
+	if (h->cfg.listen_fd >= 0)
+		h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_handler, h,
+		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+		    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->cfg.listen_fd,
+		    MHD_OPTION_ARRAY, common, MHD_OPTION_END);
+	else
+		h->mhd = MHD_start_daemon(flags | (h->addr.ss_family == AF_INET6 ?
+		    MHD_USE_IPv6 : 0), 0, NULL, NULL, http_handler, h,
+		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+		    MHD_OPTION_ARRAY, common, MHD_OPTION_END);
 	if (h->mhd == NULL) {
-		log_errorx("http: cannot listen on %s", h->cfg.listen);
+		log_errorx("http: cannot listen on %s", h->cfg.listen_fd >= 0 ?
+		    "the socket systemd passed" : h->cfg.listen);
 		return -1;
 	}
 	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -438,6 +448,39 @@ uint16_t
 http_port(const struct http *h)
 {
 	return h->port;
+}
+
+int
+http_health_url(const struct http *h, char *out, size_t outlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int n;
+
+	info = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	if (info == NULL || getsockname(info->listen_fd, (struct sockaddr *)&ss,
+	    &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		n = snprintf(out, outlen, "http://%s:%u/health", host,
+		    ntohs(in->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr))
+			in6->sin6_addr = in6addr_loopback;
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		n = snprintf(out, outlen, "http://[%s]:%u/health", host,
+		    ntohs(in6->sin6_port));
+	} else {
+		return -1;
+	}
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 unsigned

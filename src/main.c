@@ -27,12 +27,15 @@
 #include "queue.h"
 #include "schema.h"
 #include "stats.h"
+#include "watchdog.h"
 
 #define DEFAULT_CONFIG "/etc/cxbridge/cxbridge.conf"
 /* Queue use above which /ready says there is no headroom. */
 #define READY_QUEUE_PERCENT 90
 /* The delivery thread must go round its loop at least this often. */
 #define ALIVE_MAX_MS 5000
+/* The watchdog's own round trip through the listener must finish by then. */
+#define WATCHDOG_TIMEOUT_MS 2000
 
 /* Everything the daemon holds; main owns it all. */
 struct daemon {
@@ -47,6 +50,7 @@ struct daemon {
 	struct batcher        *batcher;
 	struct ingest         *ingest;
 	struct http           *http;
+	struct watchdog       *watchdog;
 	struct aws_credentials creds;
 	char                   region[64];
 	char                   instance[256];   /* host name, for enrichment */
@@ -276,6 +280,20 @@ daemon_render_metrics(void *arg, size_t *len)
 	return metrics_render(d->metrics, len);
 }
 
+/* The socket systemd passed (cxbridge.socket), or -1 to bind [server] listen. */
+static int
+daemon_listen_fd(void)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0)
+		return -1;
+	if (n > 1)
+		log_warnx("systemd passed %d sockets; listening on the first", n);
+	log_info("listening on the socket systemd passed; [server] listen ignored");
+	return SD_LISTEN_FDS_START;
+}
+
 static int
 daemon_build(struct daemon *d)
 {
@@ -337,6 +355,7 @@ daemon_build(struct daemon *d)
 		.idle_timeout_s = (unsigned)c->idle_timeout_s,
 		.threads = (unsigned)c->threads,
 		.retry_after_s = (unsigned)c->retry_after_s,
+		.listen_fd = daemon_listen_fd(),
 	};
 	struct http_probes probes = { daemon_healthy, daemon_ready,
 	    daemon_render_metrics, d };
@@ -348,6 +367,7 @@ daemon_build(struct daemon *d)
 static void
 daemon_free(struct daemon *d)
 {
+	watchdog_free(d->watchdog);
 	http_free(d->http);
 	batcher_free(d->batcher);
 	ingest_free(d->ingest);
@@ -362,7 +382,107 @@ daemon_free(struct daemon *d)
 	config_free(d->cfg);
 }
 
-/* Drain: refuse new work, let in-flight events finish, then stop. */
+/* How often STATUS= is refreshed when systemd is not asking for more. */
+#define STATUS_INTERVAL_MS 5000
+
+static void
+signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
+
+/* Waits up to ms for one of our signals; 0 if none came. */
+static int
+signal_wait(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	sigset_t set;
+	int sig;
+
+	signal_set(&set);
+	sig = sigtimedwait(&set, NULL, &ts);
+	return sig < 0 ? 0 : sig;
+}
+
+/*
+ * SIGHUP: what can change live is the log level, the secrets and the schema.
+ * The new file is checked whole first; if anything is wrong the old
+ * configuration stays and the log says why.
+ */
+static void
+daemon_reload(struct daemon *d)
+{
+	struct config *nc;
+	struct schema *schema = NULL;
+	struct auth *auth = NULL;
+	char err[512];
+
+	nc = config_load(d->cfg->path, err, sizeof(err));
+	if (nc != NULL) {
+		schema = schema_load(nc->schema_file, err, sizeof(err));
+		if (schema != NULL)
+			auth = auth_new(nc->mode, nc->secret_file,
+			    (unsigned)nc->hmac_tolerance_s, err, sizeof(err));
+	}
+	if (auth == NULL) {
+		log_errorx("reload refused, the old configuration stays: %s", err);
+		schema_free(schema);
+		config_free(nc);
+		return;
+	}
+	ingest_swap(d->ingest, &auth, &schema);
+	auth_free(auth);          /* the old ones, no longer used */
+	schema_free(schema);
+	log_set_level((enum log_level)nc->log_level);
+	log_info("reloaded %s: log level, secrets and schema; other keys "
+	    "take effect on restart", nc->path);
+	config_free(nc);
+}
+
+static void
+daemon_status(struct daemon *d)
+{
+	const char *why = "ready";
+	int ready = daemon_ready(d, &why);
+
+	sd_notifyf(0, "STATUS=%s; %zu of %zu events outstanding; %zu ids "
+	    "remembered", ready ? "ready" : why, queue_outstanding(d->queue),
+	    queue_capacity(d->queue), dedupe_size(d->dedupe));
+}
+
+/* Runs until SIGTERM or SIGINT: reloads, status and watchdog on the way. */
+static void
+daemon_wait(struct daemon *d)
+{
+	uint64_t wd_ms = watchdog_interval_ms();
+	uint64_t tick = wd_ms != 0 && wd_ms < STATUS_INTERVAL_MS ? wd_ms :
+	    STATUS_INTERVAL_MS;
+	int sig;
+
+	for (;;) {
+		sig = signal_wait(tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			return;
+		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1");
+			daemon_reload(d);
+			sd_notify(0, "READY=1");
+		}
+		if (wd_ms != 0 && d->watchdog != NULL &&
+		    watchdog_check(d->watchdog) == 0)
+			sd_notify(0, "WATCHDOG=1");
+		daemon_status(d);
+	}
+}
+
+/*
+ * Drain: /ready fails and new webhooks get 503 at once, in-flight events
+ * have delivery_timeout_ms, what is left goes to the DLQ; a second signal
+ * moves that deadline to now.
+ */
 static void
 daemon_stop(struct daemon *d)
 {
@@ -373,46 +493,29 @@ daemon_stop(struct daemon *d)
 	    (unsigned long long)stop_ms);
 	ingest_set_draining(d->ingest);
 	queue_close(d->queue);
-	batcher_drain(d->batcher, stop_ms);
+	batcher_drain_begin(d->batcher, stop_ms);
+	while (!batcher_drained(d->batcher)) {
+		int sig = signal_wait(50);
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_warnx("second signal: spilling what is left to the DLQ now");
+			batcher_drain_now(d->batcher);
+		}
+	}
+	batcher_drain(d->batcher, 0);
 	/* Every waiting request has its answer; give them a moment to go out. */
-	for (int i = 0; i < 50 && http_active(d->http) > 0; i++) {
-		struct timespec ts = { 0, 20 * 1000000L };
-		nanosleep(&ts, NULL);
-	}
+	for (int i = 0; i < 50 && http_active(d->http) > 0; i++)
+		signal_wait(20);
 	log_info("stopped");
-}
-
-/* Waits for signals; SIGHUP is logged (live reload is not built yet). */
-static void
-daemon_wait(void)
-{
-	sigset_t set;
-	int sig;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	for (;;) {
-		sig = sigwaitinfo(&set, NULL);
-		if (sig == SIGTERM || sig == SIGINT)
-			return;
-		if (sig == SIGHUP)
-			log_warnx("SIGHUP: live reload is not supported yet; "
-			    "restart to apply a new configuration");
-	}
 }
 
 static int
 daemon_run(struct daemon *d)
 {
+	char url[128];
 	sigset_t set;
 
-	/* Threads inherit the mask, so only sigwaitinfo sees these. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
+	/* Threads inherit the mask, so only sigtimedwait sees these. */
+	signal_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (daemon_build(d) != 0 || batcher_start(d->batcher) != 0)
@@ -424,9 +527,11 @@ daemon_run(struct daemon *d)
 	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:i,s:s}", "msg", "listening",
 	    "listen", d->cfg->listen,
 	    "port", (int)http_port(d->http), "version", CXB_VERSION));
+	if (http_health_url(d->http, url, sizeof(url)) == 0)
+		d->watchdog = watchdog_new(url, WATCHDOG_TIMEOUT_MS);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u",
 	    (unsigned)http_port(d->http));
-	daemon_wait();
+	daemon_wait(d);
 	daemon_stop(d);
 	return 0;
 }
