@@ -32,7 +32,7 @@ BIN      := $(BUILD)/cxbridge
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit integration demo install clean deps help lint
+.PHONY: all check unit integration demo install clean deps help failalloc all-objects lint
 all: $(BIN)
 
 $(BUILD)/obj/%.o: src/%.c
@@ -70,6 +70,19 @@ lint:
 	clang-tidy --quiet $(wildcard src/*.c) -- -std=c11 $(CPPFLAGS)
 	cppcheck --enable=warning,performance,portability --std=c11 --quiet \
 	    --inline-suppr -Iinclude -D_GNU_SOURCE --error-exitcode=1 src/
+
+# A daemon whose own allocations can be made to fail one by one.
+FA_BUILD := build-failalloc
+FA_BIN   := $(FA_BUILD)/cxbridge-failalloc
+FA_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup
+failalloc:
+	@$(MAKE) --no-print-directory BUILD=$(FA_BUILD) SAN=asan all-objects
+	$(CC) $(CPPFLAGS) -std=c11 $(WARN) -O1 -g -fsanitize=address,undefined \
+	    -o $(FA_BIN) tests/failalloc/wrap.c $(FA_BUILD)/obj/main.o \
+	    $(FA_BUILD)/libcxb.a $(FA_WRAP) $(LDFLAGS) $(LDLIBS)
+	@CXB_BIN=$(abspath $(FA_BIN)) /usr/bin/python3 tests/failalloc/run.py
+
+all-objects: $(LIB) $(BUILD)/obj/main.o
 
 demo: $(BIN)
 	@CXB_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/demo.py

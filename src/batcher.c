@@ -424,6 +424,32 @@ batcher_pe_failed(struct batcher *b, struct batch *bt, const char *code,
 	bt->n = 0;
 }
 
+/*
+ * A 200 answer that cannot be read leaves the outcome unknown, and a retry
+ * may publish twice; parsing allocates, so a failure may be a passing lack
+ * of memory rather than a bad answer: try it again before giving up.
+ */
+#define PARSE_TRIES 3
+
+static int
+batcher_parse_putevents(const struct aws_call *call, size_t n,
+    struct putevents_result *res)
+{
+	for (int i = 0; i < PARSE_TRIES; i++)
+		if (putevents_parse(call->resp, call->resp_len, n, res) == 0)
+			return 0;
+	return -1;
+}
+
+static int
+batcher_parse_sqs(const struct aws_call *call, size_t n, struct sqs_result *res)
+{
+	for (int i = 0; i < PARSE_TRIES; i++)
+		if (sqs_batch_parse(call->resp, call->resp_len, n, res) == 0)
+			return 0;
+	return -1;
+}
+
 /* A 200 answer: each entry has its own result. */
 static bool
 batcher_pe_results(struct batcher *b, struct batch *bt, uint64_t now)
@@ -432,7 +458,7 @@ batcher_pe_results(struct batcher *b, struct batch *bt, uint64_t now)
 	size_t failed_retryable = 0;
 	bool may_retry = true, charged = false;
 
-	if (putevents_parse(bt->call.resp, bt->call.resp_len, bt->n, res) != 0) {
+	if (batcher_parse_putevents(&bt->call, bt->n, res) != 0) {
 		batcher_pe_failed(b, bt, "MalformedResponse",
 		    "PutEvents answer could not be read", true, now);
 		return false;
@@ -538,7 +564,7 @@ batcher_sqs_results(struct batcher *b, struct batch *bt, uint64_t now)
 	struct sqs_result res[BATCH_MAX];
 	size_t failed = 0;
 
-	if (sqs_batch_parse(bt->call.resp, bt->call.resp_len, bt->n, res) != 0) {
+	if (batcher_parse_sqs(&bt->call, bt->n, res) != 0) {
 		stats_sqs(b->stats, "error", bt->call.seconds);
 		batcher_sqs_failed(b, bt, "MalformedResponse", "", true, now);
 		return;

@@ -41,6 +41,7 @@ struct http_conn {
 	struct http            *h;
 	enum conn_state         state;
 	bool                    too_big;
+	bool                    no_memory;   /* body buffer could not grow */
 	size_t                  discarded;
 	char                   *body;
 	size_t                  len, cap;
@@ -217,8 +218,13 @@ http_body_append(struct http *h, struct http_conn *c, const char *data,
 		if (cap > h->cfg.max_body_bytes)
 			cap = h->cfg.max_body_bytes;
 		p = realloc(c->body, cap);
-		if (p == NULL)
-			return -1;
+		if (p == NULL) {
+			/* Drain the rest and answer 503: the sender keeps it. */
+			c->no_memory = true;
+			c->too_big = true;
+			c->discarded += n;
+			return 0;
+		}
 		c->body = p;
 		c->cap = cap;
 	}
@@ -247,6 +253,8 @@ http_webhook_end(struct http *h, struct http_conn *c)
 		.body_len = c->len,
 	};
 
+	if (c->no_memory)
+		return http_refuse(h, c->conn, 503, "internal", "out of memory");
 	if (c->too_big)
 		return http_refuse(h, c->conn, 413, "too_large",
 		    "body is over the size limit");

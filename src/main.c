@@ -19,6 +19,7 @@
 #include "config.h"
 #include "creds.h"
 #include "dedupe.h"
+#include "failalloc.h"
 #include "http.h"
 #include "ingest.h"
 #include "log.h"
@@ -531,6 +532,7 @@ daemon_run(struct daemon *d)
 		d->watchdog = watchdog_new(url, WATCHDOG_TIMEOUT_MS);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u",
 	    (unsigned)http_port(d->http));
+	failalloc_arm();
 	daemon_wait(d);
 	daemon_stop(d);
 	return 0;
