@@ -27,7 +27,7 @@ struct event_config {
 
 /* Why an event was refused: the HTTP status and the JSON error body parts. */
 struct event_error {
-	int  status;                     /* 400 or 413 (500 on allocation failure) */
+	int  status;                     /* 400 or 413; 503 when memory ran out */
 	char error[16];                  /* "schema", "too_large", "internal" */
 	char message[256];
 	char pointer[256];               /* "" when not about one value */

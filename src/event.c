@@ -108,6 +108,8 @@ event_parse(const struct event_config *cfg, const char *body, size_t len,
 		return event_fail(err, 400, "schema", "", msg);
 	}
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+		return event_fail(err, 503, "internal", "", "out of memory");
 	if (*root == NULL) {
 		snprintf(msg, sizeof(msg), "not JSON: %s", jerr.text);
 		return event_fail(err, 400, "schema", "", msg);
@@ -273,7 +275,7 @@ event_build(const struct event_config *cfg, const char *body, size_t len,
 	out->entry = e;
 	return 0;
 nomem:
-	event_fail(err, 500, "internal", "", "out of memory");
+	event_fail(err, 503, "internal", "", "out of memory");
 fail:
 	json_decref(root);
 	entry_free(e);

@@ -122,7 +122,8 @@ ingest_answer_error(struct ingest_answer *a, int status, const char *code,
 }
 
 static void
-ingest_answer_event_error(struct ingest_answer *a, const struct event_error *err)
+ingest_answer_event_error(const struct ingest *ing, struct ingest_answer *a,
+    const struct event_error *err)
 {
 	json_t *o = json_pack("{s:s,s:s}", "error", err->error, "message",
 	    err->message);
@@ -131,7 +132,8 @@ ingest_answer_event_error(struct ingest_answer *a, const struct event_error *err
 		json_object_set_new(o, "pointer", json_string(err->pointer));
 	if (o != NULL && err->rule[0] != '\0')
 		json_object_set_new(o, "rule", json_string(err->rule));
-	ingest_answer_json(a, err->status, o, 0);
+	ingest_answer_json(a, err->status, o,
+	    err->status == 503 ? ing->cfg.retry_after_s : 0);
 }
 
 static void
@@ -330,7 +332,7 @@ ingest_validate(struct ingest *ing, const struct ingest_request *req,
 	    clock_wall_ms(), ev, &err) != 0) {
 		stats_rejected(ing->stats, err.error);
 		ingest_log_rejected("rejected", NULL, NULL, &err);
-		ingest_answer_event_error(&t->answer, &err);
+		ingest_answer_event_error(ing, &t->answer, &err);
 		goto out;
 	}
 	rc = 0;

@@ -36,6 +36,11 @@ def one_run(n):
                 problems.append("acknowledged but %d copies delivered" % ids.count(event["id"]))
         elif r.json is None or "error" not in r.json:
             problems.append("non-JSON error answer: %r" % r)
+        elif r.status < 500 and r.status != 429:
+            # The event is valid: a 4xx would make the sender drop it.
+            problems.append("a lack of memory answered as the sender's fault: %r" % r)
+        elif "Retry-After" not in r.headers:
+            problems.append("%d without Retry-After" % r.status)
         h = bridge.get("/health")
         if h.status not in (200, 503):
             problems.append("/health answered %d" % h.status)
