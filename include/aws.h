@@ -72,6 +72,10 @@ int  aws_client_submit(struct aws_client *c, struct aws_call *call,
  * each finished call.  Returns the number of calls still in flight. */
 int  aws_client_run(struct aws_client *c, int timeout_ms);
 
+/* Ends every call to svc now: done() runs for each with status 0 and
+ * curl_code CURLE_ABORTED_BY_CALLBACK.  The caller's thread only. */
+void aws_client_abort(struct aws_client *c, const struct aws_service *svc);
+
 /* Makes a waiting aws_client_run return early.  Any thread. */
 void aws_client_wakeup(struct aws_client *c);
 

@@ -330,6 +330,25 @@ aws_client_run(struct aws_client *c, int timeout_ms)
 }
 
 void
+aws_client_abort(struct aws_client *c, const struct aws_service *svc)
+{
+	struct aws_call *call = c->calls, *next;
+
+	for (; call != NULL; call = next) {
+		next = call->next;
+		if (call->svc != svc)
+			continue;
+		aws_client_unlink(c, call);
+		curl_slist_free_all(call->headers);
+		call->headers = NULL;
+		call->status = 0;
+		call->curl_code = CURLE_ABORTED_BY_CALLBACK;
+		call->seconds = (double)(clock_mono_us() - call->started_us) / 1e6;
+		call->done(call, call->arg);
+	}
+}
+
+void
 aws_client_wakeup(struct aws_client *c)
 {
 	curl_multi_wakeup(c->multi);

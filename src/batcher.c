@@ -60,6 +60,8 @@ struct batcher {
 	atomic_uint_fast64_t  stop_at_ms;    /* monotonic; valid once stopping */
 	atomic_uint_fast64_t  heartbeat_ms;
 	atomic_bool           finished;      /* the thread has left its loop */
+	atomic_bool           hurry;         /* second signal: abort PutEvents */
+	bool                  aborted;
 	atomic_bool           eb_failing, dlq_failing;
 
 	/* Owned by the delivery thread alone from here on. */
@@ -329,6 +331,8 @@ batcher_send_one_putevents(struct batcher *b, uint64_t now)
 	}
 	b->pe_inflight++;
 	b->probe_inflight = bt->probe;
+	log_debug("PutEvents: %zu entries, %zu bytes, %u calls in flight",
+	    bt->n, bt->call.body_len, b->pe_inflight);
 	return 0;
 }
 
@@ -658,6 +662,8 @@ batcher_send_dlq(struct batcher *b, uint64_t now)
 			return;
 		}
 		b->sqs_inflight++;
+		log_debug("SendMessageBatch: %zu messages, %zu bytes", bt->n,
+		    bt->call.body_len);
 	}
 }
 
@@ -702,6 +708,12 @@ batcher_main(void *arg)
 		batcher_timers(b, now);
 		if (batcher_past_stop(b, now))
 			batcher_spill_for_shutdown(b);
+		if (atomic_load(&b->hurry) && !b->aborted) {
+			/* What AWS took before the abort may land in both places:
+			 * a copy too many beats an event lost. */
+			b->aborted = true;
+			aws_client_abort(b->client, &b->eb);
+		}
 		batcher_send_putevents(b, now);
 		batcher_send_dlq(b, now);
 		if (atomic_load(&b->stopping) && batcher_idle(b))
@@ -748,6 +760,7 @@ batcher_drain_now(struct batcher *b)
 	if (!b->started)
 		return;
 	atomic_store(&b->stop_at_ms, clock_mono_ms());
+	atomic_store(&b->hurry, true);
 	aws_client_wakeup(b->client);
 }
 

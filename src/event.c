@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "entry.h"
+#include "jsonmem.h"
 #include "jsonscan.h"
 #include "rfc3339.h"
 #include "schema.h"
@@ -107,8 +108,11 @@ event_parse(const struct event_config *cfg, const char *body, size_t len,
 		    "not valid UTF-8", scan.offset);
 		return event_fail(err, 400, "schema", "", msg);
 	}
+	jsonmem_clear();
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory)
+	/* Even a parse that "succeeded" may have lost a string to it. */
+	if (jsonmem_failed() ||
+	    (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory))
 		return event_fail(err, 503, "internal", "", "out of memory");
 	if (*root == NULL) {
 		snprintf(msg, sizeof(msg), "not JSON: %s", jerr.text);

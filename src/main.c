@@ -18,10 +18,12 @@
 #include "clock.h"
 #include "config.h"
 #include "creds.h"
+#include "credprov.h"
 #include "dedupe.h"
 #include "failalloc.h"
 #include "http.h"
 #include "ingest.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "metrics.h"
 #include "order.h"
@@ -52,7 +54,10 @@ struct daemon {
 	struct ingest         *ingest;
 	struct http           *http;
 	struct watchdog       *watchdog;
-	struct aws_credentials creds;
+	int                    listen_fd;       /* from systemd, or -1 */
+	/* The credentials chain with its refresh thread; daemon_metrics hands
+	 * &creds to gauge_credentials_expiry. */
+	struct credprov       *creds;
 	char                   region[64];
 	char                   instance[256];   /* host name, for enrichment */
 	char                   eb_url[512], sqs_url[512];
@@ -140,25 +145,41 @@ daemon_load_inputs(struct daemon *d)
 static int
 daemon_load_aws(struct daemon *d)
 {
-	char err[512];
+	char err[1024], sts_url[512];
 	const char *profile = d->cfg->profile[0] != '\0' ? d->cfg->profile : NULL;
+	struct credprov_config cc = { .profile = profile, .region = d->region,
+	    .sts_url = sts_url };
+	struct awsenv_variant v;
+	json_t *rec;
+	double left;
 
 	if (awsenv_region(d->cfg->region, profile, d->region,
 	    sizeof(d->region), err, sizeof(err)) != 0 ||
-	    awsenv_endpoint(AWSENV_EVENTBRIDGE, d->cfg->eb_endpoint, d->region,
-	    d->eb_url, sizeof(d->eb_url), err, sizeof(err)) != 0 ||
-	    awsenv_endpoint(AWSENV_SQS, d->cfg->dlq_endpoint, d->region,
-	    d->sqs_url, sizeof(d->sqs_url), err, sizeof(err)) != 0) {
+	    awsenv_variant(d->cfg->use_fips_endpoint,
+	    d->cfg->use_dualstack_endpoint, profile, &v, err, sizeof(err)) != 0 ||
+	    awsenv_endpoint_variant(AWSENV_EVENTBRIDGE, d->cfg->eb_endpoint,
+	    d->region, &v, d->eb_url, sizeof(d->eb_url), err, sizeof(err)) != 0 ||
+	    awsenv_endpoint_variant(AWSENV_SQS, d->cfg->dlq_endpoint, d->region,
+	    &v, d->sqs_url, sizeof(d->sqs_url), err, sizeof(err)) != 0 ||
+	    awsenv_endpoint_variant(AWSENV_STS, NULL, d->region, &v, sts_url,
+	    sizeof(sts_url), err, sizeof(err)) != 0) {
 		log_errorx("%s", err);
 		return -1;
 	}
-	if (creds_load(profile, &d->creds, err, sizeof(err)) != CREDS_FOUND) {
-		log_errorx("AWS credentials: %s", err);
+	/* The first fetch happens here, before any listener: no traffic is
+	 * taken without credentials. */
+	d->creds = credprov_new(&cc, err, sizeof(err));
+	if (d->creds == NULL || credprov_start(d->creds, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
 		return -1;
 	}
-	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:s,s:s,s:s}", "msg", "aws",
-	    "region", d->region, "eventbridge", d->eb_url, "sqs", d->sqs_url,
-	    "credentials", d->creds.source));
+	rec = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "msg", "aws", "region",
+	    d->region, "eventbridge", d->eb_url, "sqs", d->sqs_url, "sts",
+	    sts_url, "credentials", credprov_describe(d->creds));
+	left = credprov_expiry_s(d->creds);
+	if (rec != NULL && isfinite(left))
+		json_object_set_new(rec, "credentials_expire_in_s", json_real(left));
+	log_json(LOGL_INFO, rec);
 	return 0;
 }
 
@@ -192,15 +213,14 @@ gauge_order_keys(void *arg)
 	return (double)order_size(arg);
 }
 
-/* Seconds until the held credentials expire; +Inf for long-term keys. */
+/* Seconds until the held credentials expire; +Inf for long-term keys.
+ * arg is &d->creds: the provider exists before the metrics do. */
 static double
 gauge_credentials_expiry(void *arg)
 {
-	const struct aws_credentials *c = arg;
+	struct credprov *const *p = arg;
 
-	if (c->expiration == 0)
-		return INFINITY;
-	return (double)c->expiration - (double)clock_wall_ms() / 1e3;
+	return *p != NULL ? credprov_expiry_s(*p) : 0;
 }
 
 static int
@@ -231,17 +251,14 @@ daemon_metrics(struct daemon *d)
 	return 0;
 }
 
-/* The credentials loaded at start; refused once they have expired. */
+/* A copy of the provider's current credentials: never blocks on a fetch
+ * and never hands out expired ones (the refresh thread runs ahead). */
 static int
 daemon_credentials(void *arg, struct aws_credentials *out)
 {
 	const struct daemon *d = arg;
 
-	if (d->creds.expiration != 0 &&
-	    d->creds.expiration <= clock_wall_ms() / 1000)
-		return -1;
-	*out = d->creds;
-	return 0;
+	return credprov_get(d->creds, out);
 }
 
 static int
@@ -266,10 +283,8 @@ daemon_ready(void *arg, const char **why)
 		*why = "the delivery queue has no headroom";
 		return 0;
 	}
-	if (d->creds.expiration != 0 && d->creds.expiration <= clock_wall_ms() / 1000) {
-		*why = "the AWS credentials have expired";
+	if (!credprov_ready(d->creds, why))
 		return 0;
-	}
 	return batcher_ready(d->batcher, why);
 }
 
@@ -301,6 +316,7 @@ daemon_build(struct daemon *d)
 	const struct config *c = d->cfg;
 	char err[512];
 
+	d->listen_fd = daemon_listen_fd();
 	d->dedupe = dedupe_new(c->dedupe_capacity, (unsigned)c->dedupe_ttl_s);
 	d->order = order_new(c->order_capacity, c->order_tolerance_ms);
 	d->queue = queue_new(c->queue_capacity);
@@ -356,7 +372,7 @@ daemon_build(struct daemon *d)
 		.idle_timeout_s = (unsigned)c->idle_timeout_s,
 		.threads = (unsigned)c->threads,
 		.retry_after_s = (unsigned)c->retry_after_s,
-		.listen_fd = daemon_listen_fd(),
+		.listen_fd = d->listen_fd,
 	};
 	struct http_probes probes = { daemon_healthy, daemon_ready,
 	    daemon_render_metrics, d };
@@ -379,7 +395,7 @@ daemon_free(struct daemon *d)
 	metrics_free(d->metrics);
 	auth_free(d->auth);
 	schema_free(d->schema);
-	creds_clear(&d->creds);
+	credprov_free(d->creds);    /* stops its thread; after the batcher */
 	config_free(d->cfg);
 }
 
@@ -434,6 +450,8 @@ daemon_reload(struct daemon *d)
 		config_free(nc);
 		return;
 	}
+	d->auth = auth;
+	d->schema = schema;
 	ingest_swap(d->ingest, &auth, &schema);
 	auth_free(auth);          /* the old ones, no longer used */
 	schema_free(schema);
@@ -526,7 +544,7 @@ daemon_run(struct daemon *d)
 		return -1;
 	}
 	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:i,s:s}", "msg", "listening",
-	    "listen", d->cfg->listen,
+	    "listen", d->listen_fd >= 0 ? "socket from systemd" : d->cfg->listen,
 	    "port", (int)http_port(d->http), "version", CXB_VERSION));
 	if (http_health_url(d->http, url, sizeof(url)) == 0)
 		d->watchdog = watchdog_new(url, WATCHDOG_TIMEOUT_MS);
@@ -564,6 +582,7 @@ main(int argc, char **argv)
 	if (gethostname(d.instance, sizeof(d.instance) - 1) != 0)
 		snprintf(d.instance, sizeof(d.instance), "unknown");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	jsonmem_init();
 	rc = daemon_load_inputs(&d);
 	if (rc == 0 && o.check_only) {
 		printf("%s: configuration OK\n", o.config);

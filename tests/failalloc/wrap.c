@@ -2,13 +2,12 @@
  *
  * Linked with -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,
  * --wrap=strndup: only references from the project's objects are redirected,
- * so libraries keep the real allocator (jansson is pointed here explicitly,
- * since the daemon hands it untrusted input).  CXB_FAILALLOC_AT=N fails
+ * so libraries keep the real allocator - except jansson, which the daemon
+ * points at src/jsonmem.c, whose malloc call is redirected too.  CXB_FAILALLOC_AT=N fails
  * allocation number N (1-based) after failalloc_arm(); 0 fails none.  At exit
  * the count of allocations made after arming goes to stderr, so a test knows
  * how far N must go.
  */
-#include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +92,6 @@ failalloc_arm(void)
 	const char *at = getenv("CXB_FAILALLOC_AT");
 
 	fail_at = at == NULL ? 0 : strtoul(at, NULL, 10);
-	json_set_alloc_funcs(__wrap_malloc, free);
 	atexit(report);
 	atomic_store(&armed, 1);
 }
