@@ -257,6 +257,11 @@ aws_easy_setup(struct aws_client *c, struct aws_call *call)
 	return 0;
 }
 
+/* Room for any ordinary answer, taken before the request goes out: once AWS
+ * may have acted on a call, failing to store its answer would leave the
+ * outcome unknown. */
+#define AWS_RESP_INITIAL 16384
+
 int
 aws_client_submit(struct aws_client *c, struct aws_call *call,
     const struct aws_credentials *creds, time_t now)
@@ -265,6 +270,14 @@ aws_client_submit(struct aws_client *c, struct aws_call *call,
 	call->curl_code = CURLE_OK;
 	call->query_error[0] = call->error_type[0] = '\0';
 	call->resp_len = 0;
+	if (call->resp_cap < AWS_RESP_INITIAL) {
+		char *p = realloc(call->resp, AWS_RESP_INITIAL);
+		if (p == NULL)
+			return -1;
+		call->resp = p;
+		call->resp_cap = AWS_RESP_INITIAL;
+	}
+	call->resp[0] = '\0';
 	if (aws_sign_headers(call, creds, now) != 0 ||
 	    aws_easy_setup(c, call) != 0)
 		goto fail;

@@ -236,6 +236,8 @@ event_keys(const struct event_config *cfg, json_t *root, struct entry *e,
 	json_t *v = event_pointer_get(root, cfg->dedupe_key);
 
 	e->event_id = v == NULL ? NULL : event_key_text(v);
+	if (e->event_id == NULL && (json_is_string(v) || json_is_integer(v)))
+		return event_fail(err, 503, "internal", "", "out of memory");
 	if (e->event_id == NULL || *e->event_id == '\0' ||
 	    strlen(e->event_id) > EVENT_KEY_MAX)
 		return event_fail(err, 400, "schema", cfg->dedupe_key,
@@ -246,6 +248,8 @@ event_keys(const struct event_config *cfg, json_t *root, struct entry *e,
 		/* An event without the ordering key simply is not ordered. */
 		if (v != NULL)
 			*order_key = event_key_text(v);
+		if (*order_key == NULL && (json_is_string(v) || json_is_integer(v)))
+			return event_fail(err, 503, "internal", "", "out of memory");
 		if (*order_key != NULL && strlen(*order_key) > EVENT_KEY_MAX)
 			return event_fail(err, 400, "schema", cfg->order_key,
 			    "the ordering key is longer than 256 bytes");
