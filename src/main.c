@@ -16,6 +16,7 @@
 #include "awsenv.h"
 #include "batcher.h"
 #include "clock.h"
+#include "cmd.h"
 #include "config.h"
 #include "creds.h"
 #include "credprov.h"
@@ -73,12 +74,15 @@ usage(FILE *f)
 	    "  -n, --check-config  validate the configuration and exit\n"
 	    "  -V, --version    print the version and exit\n"
 	    "  -h, --help       this text\n");
+	cmd_usage(f);
 }
 
 struct options {
 	const char *config;
 	const char *listen;
 	int         check_only;
+	int         cmd_argc;      /* COMMAND and its options, if given */
+	char      **cmd_argv;
 };
 
 /* Returns 0 to go on, 1 to exit successfully, -1 on a usage error. */
@@ -96,8 +100,8 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	o->config = DEFAULT_CONFIG;
-	for (ch = getopt_long(argc, argv, "c:l:nVh", longopts, NULL); ch != -1;
-	    ch = getopt_long(argc, argv, "c:l:nVh", longopts, NULL)) {
+	for (ch = getopt_long(argc, argv, "+c:l:nVh", longopts, NULL); ch != -1;
+	    ch = getopt_long(argc, argv, "+c:l:nVh", longopts, NULL)) {
 		switch (ch) {
 		case 'c': o->config = optarg; break;
 		case 'l': o->listen = optarg; break;
@@ -107,10 +111,12 @@ parse_options(int argc, char **argv, struct options *o)
 		default: usage(stderr); return -1;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && !cmd_exists(argv[optind])) {
 		usage(stderr);
 		return -1;
 	}
+	o->cmd_argc = argc - optind;
+	o->cmd_argv = argv + optind;
 	return 0;
 }
 
@@ -583,6 +589,12 @@ main(int argc, char **argv)
 		snprintf(d.instance, sizeof(d.instance), "unknown");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	jsonmem_init();
+	if (o.cmd_argc > 0) {
+		rc = cmd_dispatch(d.cfg, o.cmd_argc, o.cmd_argv);
+		config_free(d.cfg);
+		curl_global_cleanup();
+		return rc;
+	}
 	rc = daemon_load_inputs(&d);
 	if (rc == 0 && o.check_only) {
 		printf("%s: configuration OK\n", o.config);

@@ -99,8 +99,11 @@ class CliTest(unittest.TestCase):
 
     def test_shipped_conf_is_valid_syntax(self):
         # The shipped file names /etc paths that need not exist here, so it
-        # may fail on those, but never on a key or line of its own.
-        p = self.run_bin("-c", os.path.join(harness.ROOT, "conf", "cxbridge.conf"), "-n")
+        # may fail on those, but never on a key or line of its own.  Its
+        # secret file comes from systemd's credentials directory.
+        env = dict(os.environ, CREDENTIALS_DIRECTORY="/run/credentials/cxbridge.service")
+        p = subprocess.run([BIN, "-c", os.path.join(harness.ROOT, "conf", "cxbridge.conf"), "-n"],
+                           capture_output=True, text=True, timeout=15, env=env)
         self.assertNotIn("unknown key", p.stderr)
         self.assertNotRegex(p.stderr, r"cxbridge\.conf:\d+:")
 
