@@ -11,6 +11,8 @@
 
 enum auth_mode { AUTH_NONE, AUTH_BEARER, AUTH_BASIC, AUTH_HMAC_SHA256 };
 enum order_policy { ORDER_DLQ, ORDER_REJECT, ORDER_ACCEPT };
+/* How `cxbridge register` presents its client credentials (RFC 6749 2.3.1). */
+enum cxone_token_auth { CXONE_AUTH_BASIC, CXONE_AUTH_POST };
 
 /*
  * Every value the daemon reads from its file.  Strings are owned by the
@@ -67,6 +69,8 @@ struct config {
 	/* [aws] */
 	char     *region;              /* "" = AWS_REGION / AWS_DEFAULT_REGION */
 	char     *profile;             /* "" = AWS_PROFILE or "default" */
+	bool      use_fips_endpoint;   /* false: AWS_USE_FIPS_ENDPOINT decides */
+	bool      use_dualstack_endpoint; /* false: AWS_USE_DUALSTACK_ENDPOINT */
 
 	/* [queue] */
 	uint64_t  queue_capacity;      /* 10000 events waiting for delivery */
@@ -84,6 +88,21 @@ struct config {
 
 	/* [log] */
 	int       log_level;           /* enum log_level, LOGL_INFO */
+
+	/* [cxone]: only `cxbridge register`, `unregister` and `webhooks` read
+	 * these; "" means unset, and those commands say which key is missing. */
+	char     *cx_token_url;        /* "" */
+	enum cxone_token_auth cx_token_auth; /* CXONE_AUTH_BASIC */
+	char     *cx_client_id;        /* "" */
+	char     *cx_client_secret_file; /* "" */
+	char     *cx_scopes;           /* "": space-separated */
+	char     *cx_api_url;          /* "" */
+	char     *cx_webhooks_path;    /* "/webhooks" */
+	char     *cx_webhook_name;     /* "cxbridge" */
+	char     *cx_public_url;       /* "": the bridge as CXone reaches it */
+	char     *cx_event_types;      /* "": comma-separated */
+	uint64_t  cx_timeout_ms;       /* 10000 */
+	uint64_t  cx_max_retry_after_s;/* 60 */
 };
 
 /*
@@ -124,5 +143,6 @@ int config_key_at(size_t i, struct config_key_info *out);
 
 const char *auth_mode_name(enum auth_mode mode);
 const char *order_policy_name(enum order_policy policy);
+const char *cxone_token_auth_name(enum cxone_token_auth a);
 
 #endif

@@ -15,7 +15,8 @@ struct queue;
 struct queue *queue_new(size_t capacity);
 void          queue_free(struct queue *q);                 /* NULL ok */
 
-/* Called (outside the lock) after each successful push, to wake the consumer. */
+/* Called (outside the lock) after a push that found the queue empty, to wake
+ * the consumer; it must then take everything (queue_take_all). */
 void queue_set_notify(struct queue *q, void (*fn)(void *), void *arg);
 
 /* 0: queued, the consumer now owns e.  -1: full or closed, caller keeps e. */

@@ -37,5 +37,7 @@ void stats_putevents(struct stats *s, const char *outcome, double seconds,
 void stats_putevents_retry(struct stats *s, size_t entries);
 void stats_sqs(struct stats *s, const char *outcome, double seconds);
 void stats_circuit(struct stats *s, enum stats_circuit state);
+/* An AWS call refused because this host's clock is off (awsskew). */
+void stats_clock_skew(struct stats *s);
 
 #endif

@@ -18,6 +18,28 @@ struct awsenv_svc_info {
 static const struct awsenv_svc_info awsenv_services[] = {
 	[AWSENV_EVENTBRIDGE] = { "events", "events", "AWS_ENDPOINT_URL_EVENTBRIDGE" },
 	[AWSENV_SQS]         = { "sqs", "sqs", "AWS_ENDPOINT_URL_SQS" },
+	[AWSENV_STS]         = { "sts", "sts", "AWS_ENDPOINT_URL_STS" },
+};
+
+/* The partitions, matched on the region's prefix; the last one matches
+ * every region.  gov_fips_plain: the plain regional host is the FIPS one
+ * (GovCloud), so FIPS without dual-stack does not add "-fips". */
+struct awsenv_partition {
+	const char *prefix;
+	const char *name;
+	const char *dns;
+	const char *dual_dns;       /* NULL: no dual-stack endpoints */
+	int         gov_fips_plain;
+};
+
+static const struct awsenv_partition awsenv_partitions[] = {
+	{ "cn-", "aws-cn", "amazonaws.com.cn", "api.amazonwebservices.com.cn", 0 },
+	{ "us-gov-", "aws-us-gov", "amazonaws.com", "api.aws", 1 },
+	{ "us-iso-", "aws-iso", "c2s.ic.gov", NULL, 0 },
+	{ "us-isob-", "aws-iso-b", "sc2s.sgov.gov", NULL, 0 },
+	{ "eu-isoe-", "aws-iso-e", "cloud.adc-e.uk", NULL, 0 },
+	{ "us-isof-", "aws-iso-f", "csp.hci.ic.gov", NULL, 0 },
+	{ "", "aws", "amazonaws.com", "api.aws", 0 },
 };
 
 static void awsenv_err(char *err, size_t errlen, const char *fmt, ...)
@@ -241,9 +263,46 @@ awsenv_endpoint_override(const struct awsenv_svc_info *info,
 	return v;
 }
 
+static const struct awsenv_partition *
+awsenv_partition_of(const char *region)
+{
+	size_t n = sizeof(awsenv_partitions) / sizeof(awsenv_partitions[0]);
+
+	for (size_t i = 0; i + 1 < n; i++)
+		if (strncmp(region, awsenv_partitions[i].prefix,
+		    strlen(awsenv_partitions[i].prefix)) == 0)
+			return &awsenv_partitions[i];
+	return &awsenv_partitions[n - 1];
+}
+
+/* The regional default, with the variants applied. */
+static int
+awsenv_regional(const struct awsenv_svc_info *info, const char *region,
+    const struct awsenv_variant *v, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	const struct awsenv_partition *part = awsenv_partition_of(region);
+	int fips = v != NULL && v->fips, dual = v != NULL && v->dualstack;
+	const char *dns = part->dns, *suffix = "";
+
+	if (dual && part->dual_dns == NULL) {
+		awsenv_err(err, errlen, "%s endpoint: partition %s (region %s) has "
+		    "no dual-stack endpoints; turn use_dualstack_endpoint off",
+		    info->signing_name, part->name, region);
+		return -1;
+	}
+	if (dual)
+		dns = part->dual_dns;
+	if (fips && (dual || !part->gov_fips_plain))
+		suffix = "-fips";
+	return snprintf(out, outlen, "https://%s%s.%s.%s", info->host_prefix,
+	    suffix, region, dns);
+}
+
 int
-awsenv_endpoint(enum awsenv_service svc, const char *configured,
-    const char *region, char *out, size_t outlen, char *err, size_t errlen)
+awsenv_endpoint_variant(enum awsenv_service svc, const char *configured,
+    const char *region, const struct awsenv_variant *v, char *out,
+    size_t outlen, char *err, size_t errlen)
 {
 	const struct awsenv_svc_info *info;
 	const char *src = "default", *url;
@@ -252,8 +311,9 @@ awsenv_endpoint(enum awsenv_service svc, const char *configured,
 	int n;
 
 	if ((unsigned)svc >= sizeof(awsenv_services) / sizeof(awsenv_services[0]) ||
-	    out == NULL)
+	    out == NULL || outlen == 0)
 		return -1;
+	out[0] = '\0';
 	info = &awsenv_services[svc];
 	url = awsenv_endpoint_override(info, configured, &src);
 	if (url != NULL) {
@@ -263,13 +323,14 @@ awsenv_endpoint(enum awsenv_service svc, const char *configured,
 		    info->signing_name);
 		return -1;
 	} else {
-		n = snprintf(out, outlen, "https://%s.%s.amazonaws.com%s",
-		    info->host_prefix, region,
-		    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
+		n = awsenv_regional(info, region, v, out, outlen, err, errlen);
+		if (n == -1)
+			return -1;
 	}
 	if (n < 0 || (size_t)n >= outlen) {
 		awsenv_err(err, errlen, "%s endpoint from %s: longer than %zu bytes",
-		    info->signing_name, src, outlen ? outlen - 1 : 0);
+		    info->signing_name, src, outlen - 1);
+		out[0] = '\0';
 		return -1;
 	}
 	if (awsenv_url_parse(out, &parsed, err2, sizeof(err2)) == -1) {
@@ -278,5 +339,59 @@ awsenv_endpoint(enum awsenv_service svc, const char *configured,
 		out[0] = '\0';
 		return -1;
 	}
+	return 0;
+}
+
+int
+awsenv_endpoint(enum awsenv_service svc, const char *configured,
+    const char *region, char *out, size_t outlen, char *err, size_t errlen)
+{
+	return awsenv_endpoint_variant(svc, configured, region, NULL, out,
+	    outlen, err, errlen);
+}
+
+/* One variant: the configuration's true, else the variable, else the
+ * profile's key, else off. */
+static int
+awsenv_variant_one(int cfg, const char *env_name, const char *key,
+    const char *profile, int *out, char *err, size_t errlen)
+{
+	char fromfile[16];
+	const char *v = awsenv_getenv(env_name), *src = env_name;
+	int rc;
+
+	*out = 0;
+	if (cfg) {
+		*out = 1;
+		return 0;
+	}
+	if (v == NULL) {
+		rc = creds_config_value(profile, key, fromfile, sizeof(fromfile),
+		    err, errlen);
+		if (rc == CREDS_NOT_FOUND)
+			return 0;
+		if (rc == -1)
+			return -1;
+		v = fromfile;
+		src = key;
+	}
+	if (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0) {
+		*out = strcasecmp(v, "true") == 0;
+		return 0;
+	}
+	awsenv_err(err, errlen, "%s must be true or false", src);
+	return -1;
+}
+
+int
+awsenv_variant(int cfg_fips, int cfg_dualstack, const char *profile,
+    struct awsenv_variant *out, char *err, size_t errlen)
+{
+	if (awsenv_variant_one(cfg_fips, "AWS_USE_FIPS_ENDPOINT",
+	    "use_fips_endpoint", profile, &out->fips, err, errlen) == -1 ||
+	    awsenv_variant_one(cfg_dualstack, "AWS_USE_DUALSTACK_ENDPOINT",
+	    "use_dualstack_endpoint", profile, &out->dualstack, err,
+	    errlen) == -1)
+		return -1;
 	return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "aws.h"
 #include "awsproto.h"
+#include "awsskew.h"
 #include "clock.h"
 #include "creds.h"
 #include "entry.h"
@@ -76,6 +77,7 @@ struct batcher {
 	uint64_t              open_until;
 	bool                  probe_inflight;
 	int                   retry_tokens;
+	bool                  warned_no_creds;
 	uint64_t              rng;
 };
 
@@ -294,9 +296,13 @@ batcher_submit(struct batcher *b, struct batch *bt, const struct aws_service *sv
 	    batcher_sqs_done;
 	bt->call.arg = bt;
 	if (b->cfg.get_credentials(b->cfg.credentials_arg, &b->creds) != 0) {
-		log_warnx("%s: no valid AWS credentials to sign with", __func__);
+		/* The provider logs its own state changes; once here is enough. */
+		if (!b->warned_no_creds)
+			log_warnx("%s: no valid AWS credentials to sign with", __func__);
+		b->warned_no_creds = true;
 		return -1;
 	}
+	b->warned_no_creds = false;
 	return aws_client_submit(b->client, &bt->call, &b->creds, time(NULL));
 }
 
@@ -352,8 +358,9 @@ batcher_send_putevents(struct batcher *b, uint64_t now)
 	while (b->pending.n > 0 && b->pe_inflight < b->cfg.max_inflight) {
 		if (b->breaker == BREAKER_HALF_OPEN && b->probe_inflight)
 			return;
-		/* Group commit: a short linger lets concurrent requests share a call. */
-		if (!draining && b->pending.n < BATCH_MAX &&
+		/* Group commit: while a call is out, what arrives lingers a little
+		 * to share the next one; with none out, waiting gains nothing. */
+		if (!draining && b->pending.n < BATCH_MAX && b->pe_inflight > 0 &&
 		    now < b->pending_since + b->cfg.linger_ms)
 			return;
 		if (batcher_send_one_putevents(b, now) != 0)
@@ -520,6 +527,7 @@ batcher_pe_done(struct aws_call *call, void *arg)
 		ok = batcher_pe_results(b, bt, now);
 	} else {
 		batcher_call_error(call, &err);
+		awsskew_check(b->stats, "PutEvents", &err);
 		stats_putevents(b->stats, call->status == 0 ? "transport" :
 		    "error", call->seconds, bt->n);
 		log_json(LOGL_WARN, json_pack("{s:s,s:i,s:s,s:s,s:i}", "msg",
@@ -601,6 +609,7 @@ batcher_sqs_done(struct aws_call *call, void *arg)
 		batcher_sqs_results(b, bt, now);
 	} else {
 		batcher_call_error(call, &err);
+		awsskew_check(b->stats, "SendMessageBatch", &err);
 		stats_sqs(b->stats, call->status == 0 ? "transport" : "error",
 		    call->seconds);
 		log_json(LOGL_ERROR, json_pack("{s:s,s:i,s:s,s:s,s:i}", "msg",

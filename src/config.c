@@ -57,6 +57,8 @@ struct config_row {
 /* Enum fields are written through an int. */
 _Static_assert(sizeof(enum auth_mode) == sizeof(int), "enum auth_mode size");
 _Static_assert(sizeof(enum order_policy) == sizeof(int), "enum order_policy");
+_Static_assert(sizeof(enum cxone_token_auth) == sizeof(int),
+    "enum cxone_token_auth");
 
 static const char *const auth_names[] = {
 	[AUTH_NONE] = "none", [AUTH_BEARER] = "bearer", [AUTH_BASIC] = "basic",
@@ -64,6 +66,9 @@ static const char *const auth_names[] = {
 };
 static const char *const policy_names[] = {
 	[ORDER_DLQ] = "dlq", [ORDER_REJECT] = "reject", [ORDER_ACCEPT] = "accept",
+};
+static const char *const token_auth_names[] = {
+	[CXONE_AUTH_BASIC] = "basic", [CXONE_AUTH_POST] = "post",
 };
 
 static int
@@ -94,6 +99,13 @@ config_parse_policy(const char *text, int *out)
 }
 
 static int
+config_parse_token_auth(const char *text, int *out)
+{
+	return config_name_index(token_auth_names,
+	    sizeof(token_auth_names) / sizeof(token_auth_names[0]), text, out);
+}
+
+static int
 config_parse_log(const char *text, int *out)
 {
 	enum log_level level;
@@ -113,10 +125,15 @@ static const struct config_enum config_enum_policy = {
 static const struct config_enum config_enum_log = {
 	"debug, info, warn, error", config_parse_log
 };
+static const struct config_enum config_enum_token_auth = {
+	"basic, post", config_parse_token_auth
+};
 
 static config_check_fn config_check_listen, config_check_route,
     config_check_url, config_check_bus, config_check_source,
     config_check_region, config_check_pointer;
+static config_check_fn config_check_api_path, config_check_scopes,
+    config_check_name, config_check_event_types;
 
 /*
  * The offset of field f, which must have type T: comparing &f with a T *
@@ -205,6 +222,8 @@ static const struct config_row config_rows[] = {
 
 	K_STR("aws", "region", region, "", config_check_region, 0),
 	K_STR("aws", "profile", profile, "", NULL, 0),
+	K_BOOL("aws", "use_fips_endpoint", use_fips_endpoint, "false"),
+	K_BOOL("aws", "use_dualstack_endpoint", use_dualstack_endpoint, "false"),
 
 	K_UINT("queue", "capacity", queue_capacity, "10000", 1, 1000000),
 
@@ -222,6 +241,23 @@ static const struct config_row config_rows[] = {
 	K_UINT("ordering", "capacity", order_capacity, "100000", 1, 10000000),
 
 	K_ENUM("log", "level", log_level, int, "info", &config_enum_log, 0),
+
+	K_STR("cxone", "token_url", cx_token_url, "", config_check_url, 0),
+	K_ENUM("cxone", "token_auth", cx_token_auth, enum cxone_token_auth,
+	    "basic", &config_enum_token_auth, 0),
+	K_STR("cxone", "client_id", cx_client_id, "", config_check_name, 0),
+	K_PATH("cxone", "client_secret_file", cx_client_secret_file, "", 0),
+	K_STR("cxone", "scopes", cx_scopes, "", config_check_scopes, 0),
+	K_STR("cxone", "api_url", cx_api_url, "", config_check_url, 0),
+	K_STR("cxone", "webhooks_path", cx_webhooks_path, "/webhooks",
+	    config_check_api_path, CF_NONEMPTY),
+	K_STR("cxone", "webhook_name", cx_webhook_name, "cxbridge",
+	    config_check_name, CF_NONEMPTY),
+	K_STR("cxone", "public_url", cx_public_url, "", config_check_url, 0),
+	K_STR("cxone", "event_types", cx_event_types, "",
+	    config_check_event_types, 0),
+	K_MS("cxone", "timeout_ms", cx_timeout_ms, "10000", 100, 120000),
+	K_S("cxone", "max_retry_after_s", cx_max_retry_after_s, "60", 1, 3600),
 };
 
 #define CONFIG_NROWS (sizeof(config_rows) / sizeof(config_rows[0]))
@@ -414,6 +450,59 @@ config_check_pointer(const char *v, char *why, size_t whylen)
 		if (t[1] != '0' && t[1] != '1')
 			return config_why(why, whylen, "\"%s\": '~' in a JSON "
 			    "pointer must be ~0 or ~1", v);
+	}
+	return 0;
+}
+
+/* A path below a base URL: "/" first, no query, fragment or blanks. */
+static int
+config_check_api_path(const char *v, char *why, size_t whylen)
+{
+	if (v[0] != '/' || strlen(v) > 1024 || strpbrk(v, "?# \t") != NULL)
+		return config_why(why, whylen, "\"%s\" is not a path starting "
+		    "with '/' (at most 1024 bytes, no '?', '#' or blanks)", v);
+	return 0;
+}
+
+/* RFC 6749 3.3: scope tokens of %x21 / %x23-5B / %x5D-7E, one space apart. */
+static int
+config_check_scopes(const char *v, char *why, size_t whylen)
+{
+	size_t len = strlen(v);
+
+	for (const char *p = v; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ' ' && p != v && p[1] != '\0' && p[1] != ' ')
+			continue;
+		if (c < 0x21 || c > 0x7e || c == '"' || c == '\\' || len > 1024)
+			return config_why(why, whylen, "\"%s\" is not a list of "
+			    "OAuth scopes (printable ASCII without '\"' or '\\', "
+			    "one space apart, at most 1024 bytes)", v);
+	}
+	return 0;
+}
+
+static int
+config_check_name(const char *v, char *why, size_t whylen)
+{
+	if (strlen(v) > 256)
+		return config_why(why, whylen, "longer than 256 bytes");
+	return 0;
+}
+
+/* Names separated by commas and/or blanks: at most 100 of 256 bytes. */
+static int
+config_check_event_types(const char *v, char *why, size_t whylen)
+{
+	size_t n = 0, len;
+
+	for (const char *p = v + strspn(v, ", \t"); *p != '\0';
+	    p += len, p += strspn(p, ", \t")) {
+		len = strcspn(p, ", \t");
+		if (len > 256 || ++n > 100)
+			return config_why(why, whylen, "at most 100 event types "
+			    "of at most 256 bytes each");
 	}
 	return 0;
 }
@@ -983,6 +1072,14 @@ auth_mode_name(enum auth_mode mode)
 	if ((unsigned)mode >= sizeof(auth_names) / sizeof(auth_names[0]))
 		return "unknown";
 	return auth_names[mode];
+}
+
+const char *
+cxone_token_auth_name(enum cxone_token_auth a)
+{
+	if ((unsigned)a >= sizeof(token_auth_names) / sizeof(token_auth_names[0]))
+		return "unknown";
+	return token_auth_names[a];
 }
 
 const char *

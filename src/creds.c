@@ -14,8 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CREDS_PATH_MAX 4096
-#define CREDS_MAX_KEYS 12
+#define CREDS_MAX_KEYS 16
 
 /* What one file says about one profile: spans into text, which it owns. */
 struct creds_ini {
@@ -28,18 +27,21 @@ struct creds_ini {
 	size_t      len[CREDS_MAX_KEYS];
 };
 
-/* The keys looked up in a profile.  The ones from K_FIRST_UNSUPPORTED on
- * name credential sources the SDKs resolve with STS, SSO or a helper
- * program; cxbridge does not, and says so rather than fall through to other
+/* The keys looked up in a profile.  The SSO ones name a source that needs
+ * a browser login; cxbridge refuses them rather than fall through to other
  * credentials that might belong to someone else. */
 enum {
-	K_ID, K_SECRET, K_TOKEN, K_LEGACY_TOKEN, K_FIRST_UNSUPPORTED,
-	K_COUNT = K_FIRST_UNSUPPORTED + 6
+	K_ID, K_SECRET, K_TOKEN, K_LEGACY_TOKEN, K_ROLE_ARN, K_SOURCE_PROFILE,
+	K_CREDENTIAL_SOURCE, K_PROCESS, K_WEB_TOKEN_FILE, K_SESSION_NAME,
+	K_EXTERNAL_ID, K_DURATION, K_MFA_SERIAL, K_SSO_START_URL, K_SSO_SESSION,
+	K_COUNT
 };
+_Static_assert(K_COUNT <= CREDS_MAX_KEYS, "creds_ini holds every key");
 static const char *const creds_keys[K_COUNT] = {
 	"aws_access_key_id", "aws_secret_access_key", "aws_session_token",
-	"aws_security_token", "role_arn", "credential_process",
-	"credential_source", "web_identity_token_file", "sso_start_url",
+	"aws_security_token", "role_arn", "source_profile", "credential_source",
+	"credential_process", "web_identity_token_file", "role_session_name",
+	"external_id", "duration_seconds", "mfa_serial", "sso_start_url",
 	"sso_session",
 };
 
@@ -105,6 +107,32 @@ creds_set(char *dst, size_t size, const char *src, size_t len, int alnum,
 	return 0;
 }
 
+int
+creds_fill(struct aws_credentials *out, const char *id, const char *secret,
+    const char *token, const char *what, char *err, size_t errlen)
+{
+	char w[192];
+
+	creds_clear(out);
+	if (id == NULL || secret == NULL || *id == '\0' || *secret == '\0') {
+		creds_err(err, errlen, "%s: the access key id or the secret is "
+		    "missing or empty", what);
+		return -1;
+	}
+	snprintf(w, sizeof(w), "%s: a key", what);
+	if (creds_set(out->access_key_id, sizeof(out->access_key_id), id,
+	    strlen(id), 1, w, err, errlen) == -1 ||
+	    creds_set(out->secret_access_key, sizeof(out->secret_access_key),
+	    secret, strlen(secret), 0, w, err, errlen) == -1 ||
+	    (token != NULL && creds_set(out->session_token,
+	    sizeof(out->session_token), token, strlen(token), 0, w, err,
+	    errlen) == -1)) {
+		creds_clear(out);
+		return -1;
+	}
+	return 0;
+}
+
 /* Two ASCII digits as a number, or -1.  sscanf's %2d would also take a
  * sign or a leading space, so "+-1:30" passed as an offset. */
 static int
@@ -160,7 +188,7 @@ creds_env(const char *name)
 	return (v != NULL && *v != '\0') ? v : NULL;
 }
 
-static int
+int
 creds_from_env(struct aws_credentials *out, char *err, size_t errlen)
 {
 	const char *id = creds_env("AWS_ACCESS_KEY_ID");
@@ -490,22 +518,6 @@ creds_ini_load(struct creds_ini *ini, const char *path, int is_config,
 	return 0;
 }
 
-/* Refuses a profile that names a source cxbridge cannot resolve. */
-static int
-creds_check_supported(const struct creds_ini *ini, const char *profile,
-    char *err, size_t errlen)
-{
-	for (size_t k = K_FIRST_UNSUPPORTED; k < K_COUNT; k++) {
-		if (ini->val[k] == NULL)
-			continue;
-		creds_err(err, errlen, "%s: profile \"%s\" uses %s, which cxbridge "
-		    "does not support; give static keys, the environment or an "
-		    "instance/task role", ini->path, profile, creds_keys[k]);
-		return -1;
-	}
-	return 0;
-}
-
 /* Static keys from a parsed profile.  CREDS_NOT_FOUND when it has no
  * aws_access_key_id. */
 static int
@@ -542,47 +554,221 @@ creds_from_ini(const struct creds_ini *ini, int is_config, const char *profile,
 	return CREDS_FOUND;
 }
 
+/* One profile as the two files give it. */
+struct creds_profile {
+	char             name[CREDS_PROFILE_MAX + 1];
+	struct creds_ini cred, conf;
+	char             cpath[CREDS_PATH_MAX], fpath[CREDS_PATH_MAX];
+};
+
+void
+creds_profile_free(struct creds_profile *p)
+{
+	if (p == NULL)
+		return;
+	creds_ini_free(&p->cred);
+	creds_ini_free(&p->conf);
+	free(p);
+}
+
+struct creds_profile *
+creds_profile_load(const char *name, int *rc, char *err, size_t errlen)
+{
+	struct creds_profile *p;
+
+	*rc = -1;
+	if (name == NULL || strlen(name) > CREDS_PROFILE_MAX) {
+		creds_err(err, errlen, "AWS profile name longer than %d bytes",
+		    CREDS_PROFILE_MAX);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		creds_err(err, errlen, "%s: out of memory", __func__);
+		return NULL;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (creds_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials",
+	    p->cpath, sizeof(p->cpath)) == -1 || creds_file_path(
+	    "AWS_CONFIG_FILE", "config", p->fpath, sizeof(p->fpath)) == -1) {
+		creds_err(err, errlen, "no AWS credentials: AWS_ACCESS_KEY_ID is "
+		    "not set and there is no home directory for ~/.aws");
+		*rc = CREDS_NOT_FOUND;
+		free(p);
+		return NULL;
+	}
+	if (creds_ini_load(&p->cred, p->cpath, 0, name, creds_keys, K_COUNT,
+	    err, errlen) == -1 || creds_ini_load(&p->conf, p->fpath, 1, name,
+	    creds_keys, K_COUNT, err, errlen) == -1) {
+		creds_profile_free(p);
+		return NULL;
+	}
+	*rc = 0;
+	return p;
+}
+
+static int
+creds_key_index(const char *key)
+{
+	for (int k = 0; k < K_COUNT; k++)
+		if (strcmp(creds_keys[k], key) == 0)
+			return k;
+	return -1;
+}
+
+/* The profile's value of key k: the credentials file's, else the config
+ * file's (the SDKs' precedence); NULL when neither sets it. */
+static const char *
+creds_profile_val(const struct creds_profile *p, int k, size_t *len,
+    const char **path)
+{
+	const struct creds_ini *ini = p->cred.val[k] != NULL ? &p->cred : &p->conf;
+
+	*len = ini->len[k];
+	*path = ini->path;
+	return ini->val[k];
+}
+
+int
+creds_profile_has(const struct creds_profile *p, const char *key)
+{
+	int k = creds_key_index(key);
+
+	return k >= 0 && (p->cred.val[k] != NULL || p->conf.val[k] != NULL);
+}
+
+int
+creds_profile_found(const struct creds_profile *p)
+{
+	return p->cred.section_found || p->conf.section_found;
+}
+
+const char *
+creds_profile_file(const struct creds_profile *p, int config)
+{
+	return config ? p->fpath : p->cpath;
+}
+
+int
+creds_text_copy(char *dst, size_t size, const char *src, size_t len,
+    const char *what, char *err, size_t errlen)
+{
+	if (size == 0)
+		return -1;
+	dst[0] = '\0';
+	if (len == 0 || len >= size) {
+		creds_err(err, errlen, "%s is empty or longer than %zu bytes", what,
+		    size - 1);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)src[i] < 0x20 || src[i] == 0x7f) {
+			creds_err(err, errlen, "%s holds a control character", what);
+			return -1;
+		}
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+int
+creds_profile_text(const struct creds_profile *p, const char *key, char *dst,
+    size_t size, char *err, size_t errlen)
+{
+	char what[CREDS_PATH_MAX + 256];
+	const char *path, *v;
+	int k = creds_key_index(key);
+	size_t len;
+
+	if (size == 0 || k < 0)
+		return -1;
+	dst[0] = '\0';
+	v = creds_profile_val(p, k, &len, &path);
+	if (v == NULL)
+		return 0;
+	snprintf(what, sizeof(what), "%s: profile \"%s\": %s", path, p->name,
+	    key);
+	return creds_text_copy(dst, size, v, len, what, err, errlen);
+}
+
+int
+creds_profile_keys(const struct creds_profile *p, struct aws_credentials *out,
+    char *err, size_t errlen)
+{
+	int rc;
+
+	creds_clear(out);
+	rc = creds_from_ini(&p->cred, 0, p->name, out, err, errlen);
+	if (rc == CREDS_NOT_FOUND)
+		rc = creds_from_ini(&p->conf, 1, p->name, out, err, errlen);
+	if (rc != CREDS_FOUND)
+		creds_clear(out);
+	return rc;
+}
+
+int
+creds_profile_unsupported(const struct creds_profile *p, char *err,
+    size_t errlen)
+{
+	static const char *const sso[] = { "sso_start_url", "sso_session" };
+
+	for (size_t i = 0; i < sizeof(sso) / sizeof(sso[0]); i++) {
+		if (!creds_profile_has(p, sso[i]))
+			continue;
+		creds_err(err, errlen, "profile \"%s\" uses %s, which cxbridge "
+		    "does not support (SSO needs an interactive login); give a "
+		    "role, static keys, the environment or an instance/task role",
+		    p->name, sso[i]);
+		return -1;
+	}
+	if (creds_profile_has(p, "mfa_serial")) {
+		creds_err(err, errlen, "profile \"%s\" uses mfa_serial, which "
+		    "cxbridge does not support: a daemon cannot prompt for an "
+		    "MFA code", p->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The profile's static keys; one that needs a fetch is an error here. */
 static int
 creds_load_files(const char *profile, int explicit_profile,
     struct aws_credentials *out, char *err, size_t errlen)
 {
-	char cpath[CREDS_PATH_MAX], fpath[CREDS_PATH_MAX];
-	struct creds_ini cred, conf;
-	int rc = -1;
+	struct creds_profile *p;
+	int rc;
 
-	memset(&cred, 0, sizeof(cred));
-	memset(&conf, 0, sizeof(conf));
-	if (creds_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", cpath,
-	    sizeof(cpath)) == -1 || creds_file_path("AWS_CONFIG_FILE", "config",
-	    fpath, sizeof(fpath)) == -1) {
-		creds_err(err, errlen, "no AWS credentials: AWS_ACCESS_KEY_ID is "
-		    "not set and there is no home directory for ~/.aws");
-		return CREDS_NOT_FOUND;
+	p = creds_profile_load(profile, &rc, err, errlen);
+	if (p == NULL)
+		return rc;
+	rc = -1;
+	if (creds_profile_unsupported(p, err, errlen) == -1)
+		goto done;
+	if (creds_profile_has(p, "role_arn")) {
+		creds_err(err, errlen, "profile \"%s\" uses role_arn: its "
+		    "credentials come from STS, which the provider fetches",
+		    profile);
+		goto done;
 	}
-	if (creds_ini_load(&cred, cpath, 0, profile, creds_keys, K_COUNT, err,
-	    errlen) == -1 ||
-	    creds_ini_load(&conf, fpath, 1, profile, creds_keys, K_COUNT, err,
-	    errlen) == -1 ||
-	    creds_check_supported(&cred, profile, err, errlen) == -1 ||
-	    creds_check_supported(&conf, profile, err, errlen) == -1)
-		goto fail;
-	rc = creds_from_ini(&cred, 0, profile, out, err, errlen);
-	if (rc == CREDS_NOT_FOUND)
-		rc = creds_from_ini(&conf, 1, profile, out, err, errlen);
+	rc = creds_profile_keys(p, out, err, errlen);
 	if (rc != CREDS_NOT_FOUND)
-		goto fail;
-	if (explicit_profile && !cred.section_found && !conf.section_found) {
-		creds_err(err, errlen, "AWS profile \"%s\" not found in %s or %s",
-		    profile, cpath, fpath);
+		goto done;
+	if (creds_profile_has(p, "credential_process")) {
+		creds_err(err, errlen, "profile \"%s\" uses credential_process: "
+		    "the provider runs it", profile);
 		rc = -1;
-		goto fail;
+	} else if (explicit_profile && !creds_profile_found(p)) {
+		creds_err(err, errlen, "AWS profile \"%s\" not found in %s or %s",
+		    profile, p->cpath, p->fpath);
+		rc = -1;
+	} else {
+		creds_err(err, errlen, "no AWS credentials: AWS_ACCESS_KEY_ID and "
+		    "AWS_SECRET_ACCESS_KEY are not set, and profile \"%s\" has no "
+		    "aws_access_key_id in %s or %s", profile, p->cpath, p->fpath);
 	}
-	creds_err(err, errlen, "no AWS credentials: AWS_ACCESS_KEY_ID and "
-	    "AWS_SECRET_ACCESS_KEY are not set, and profile \"%s\" has no "
-	    "aws_access_key_id in %s or %s", profile, cpath, fpath);
-fail:
-	creds_ini_free(&cred);
-	creds_ini_free(&conf);
+done:
+	creds_profile_free(p);
 	return rc;
 }
 

@@ -57,6 +57,10 @@ queue_push(struct queue *q, struct entry *e)
 		pthread_mutex_unlock(&q->lock);
 		return -1;
 	}
+	/* Only the push that finds the queue empty wakes the consumer: it takes
+	 * everything queued at once, so later pushes ride on that wake-up. */
+	bool wake = q->head == NULL;
+
 	e->next = NULL;
 	if (q->tail != NULL)
 		q->tail->next = e;
@@ -65,7 +69,7 @@ queue_push(struct queue *q, struct entry *e)
 	q->tail = e;
 	atomic_fetch_add(&q->outstanding, 1);
 	pthread_mutex_unlock(&q->lock);
-	if (q->notify != NULL)
+	if (wake && q->notify != NULL)
 		q->notify(q->notify_arg);
 	return 0;
 }

@@ -50,6 +50,7 @@ struct stats {
 	struct metrics_histogram *ack, *lag, *pe_latency, *pe_entries,
 	    *sqs_latency;
 	struct metrics_gauge    *circuit;
+	struct metrics_counter  *clock_skew;
 };
 
 static int
@@ -174,7 +175,10 @@ stats_new(struct metrics *m, const char *version)
 	s->http = metrics_counter_family(m, "cxbridge_http_requests_total",
 	    "HTTP requests answered, by path and status code.",
 	    (const char *const[]){ "path", "code", NULL });
-	if (build == NULL || s->http == NULL ||
+	s->clock_skew = stats_plain_counter(m, "cxbridge_clock_skew_errors_total",
+	    "AWS calls refused because this host's clock is off by more than "
+	    "AWS allows (5 minutes).");
+	if (build == NULL || s->http == NULL || s->clock_skew == NULL ||
 	    stats_declare_events(s, m) != 0 || stats_declare_delivery(s, m) != 0) {
 		free(s);
 		return NULL;
@@ -305,4 +309,11 @@ stats_circuit(struct stats *s, enum stats_circuit state)
 {
 	if (s != NULL)
 		metrics_gauge_set(s->circuit, (double)state);
+}
+
+void
+stats_clock_skew(struct stats *s)
+{
+	if (s != NULL)
+		metrics_counter_inc(s->clock_skew);
 }

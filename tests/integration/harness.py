@@ -28,7 +28,8 @@ REGION = "us-east-1"
 ACCESS_KEY = "AKIDCXBRIDGETEST"
 SECRET_KEY = "cxbridge/test/secret/key+0123456789abcdef"
 TOKEN = "test-token-1"
-START_TIMEOUT_S = 15
+# Raised for slow runs (valgrind): seconds for the stand-in and daemon to start.
+START_TIMEOUT_S = float(os.environ.get("CXB_START_TIMEOUT_S", "15"))
 
 
 def routing_event(**over):
@@ -52,13 +53,18 @@ def iso_ms(epoch_ms):
 
 
 class Standin:
-    def __init__(self, tmp, queue_url):
+    def __init__(self, tmp, queue_url, session_token=None, extra_args=()):
+        """session_token: the stand-in then requires it on every call (the
+        daemon needs AWS_SESSION_TOKEN set to the same value).  extra_args:
+        more stand-in options, e.g. ("--accept-keys-file", FILE)."""
         self.port_file = os.path.join(tmp, "standin.port")
         self.log = open(os.path.join(tmp, "standin.log"), "w")
+        extra = ["--session-token", session_token] if session_token else []
+        extra += list(extra_args)
         self.proc = subprocess.Popen(
             [PYTHON, STANDIN, "--port", "0", "--port-file", self.port_file,
              "--region", REGION, "--access-key", ACCESS_KEY,
-             "--secret-key", SECRET_KEY, "--queue-url", queue_url],
+             "--secret-key", SECRET_KEY, "--queue-url", queue_url] + extra,
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + START_TIMEOUT_S
         while not os.path.exists(self.port_file):
@@ -128,10 +134,14 @@ DEFAULT_CONF = {
 class Bridge:
     """One stand-in and one daemon.  conf: {section: {key: value}} overrides."""
 
-    def __init__(self, conf=None, secrets=(TOKEN,), env=None, start=True):
+    def __init__(self, conf=None, secrets=(TOKEN,), env=None, start=True, standin=None):
+        """standin: a running Standin to use instead of starting one (its
+        records outlive this daemon, e.g. across a restart after SIGKILL);
+        stop() then leaves it running for its owner to stop."""
         self.tmp = tempfile.mkdtemp(prefix="cxb-it-")
         self.queue_url = "https://sqs.%s.amazonaws.com/123456789012/cxbridge-dlq" % REGION
-        self.standin = Standin(self.tmp, self.queue_url)
+        self.own_standin = standin is None
+        self.standin = standin if standin is not None else Standin(self.tmp, self.queue_url)
         self.secret_file = os.path.join(self.tmp, "secrets")
         with open(self.secret_file, "w") as f:
             f.write("\n".join(secrets) + "\n")
@@ -246,7 +256,8 @@ class Bridge:
         if self.proc is not None:
             self.reader.join(5)
             self.proc.stderr.close()
-        self.standin.stop()
+        if self.own_standin:
+            self.standin.stop()
         return rc
 
     def logs(self):
@@ -269,10 +280,11 @@ class Bridge:
         if self.proc is not None:
             self.reader.join(5)
             self.proc.stderr.close()
-        if self.standin.proc.poll() is None:
-            self.standin.proc.kill()
-            self.standin.proc.wait()
-        self.standin.log.close()
+        if self.own_standin:
+            if self.standin.proc.poll() is None:
+                self.standin.proc.kill()
+                self.standin.proc.wait()
+            self.standin.log.close()
         return rc
 
 

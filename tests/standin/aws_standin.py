@@ -42,7 +42,7 @@ SQS_BAD_CHARS_RE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U00
 # X-Amz-Target -> service (also its SigV4 signing name), and its protocol's Content-Type
 OPERATIONS = {"AWSEvents.PutEvents": "events", "AmazonSQS.SendMessageBatch": "sqs"}
 CONTENT_TYPES = {"events": "application/x-amz-json-1.1", "sqs": "application/x-amz-json-1.0"}
-FAULT_KINDS = ("status", "entry", "delay", "drop", "queue_missing")
+FAULT_KINDS = ("status", "entry", "delay", "drop", "queue_missing", "auth")
 DEFAULT_STATUS_CODES = {400: "ThrottlingException", 429: "ThrottlingException",
                         500: "InternalFailure", 503: "ServiceUnavailable"}
 
@@ -86,6 +86,8 @@ AUTH_ERRORS = {
                  (403, CORAL + "SignatureDoesNotMatch", "SignatureDoesNotMatch")),
     "expired": ((400, "InvalidSignatureException"),
                 (400, CORAL + "SignatureDoesNotMatch", "SignatureDoesNotMatch")),
+    "expired_token": ((400, "ExpiredTokenException"),
+                      (403, CORAL + "ExpiredTokenException", "ExpiredToken")),
 }
 
 
@@ -112,6 +114,7 @@ class State:
             self.requests = {"events": 0, "sqs": 0}
             self.faults = []
             self.applied = {"events": {}, "sqs": {}}
+            self.queue = SqsQueue()
 
     def snapshot(self):
         with self.lock:
@@ -128,6 +131,16 @@ class State:
     def record(self, key, items):
         with self.lock:
             getattr(self, key).extend(items)
+
+    def tag(self, key, ids, note):
+        """Marks the records made by one request whose answer a fault
+        delayed or lost, so a client's extra copy can be told from a bug."""
+        field = "EventId" if key == "events" else "MessageId"   # key: events, messages
+        wanted = set(ids)
+        with self.lock:
+            for rec in reversed(getattr(self, key)):
+                if rec[field] in wanted:
+                    rec["fault"] = note
 
     def add_faults(self, faults):
         with self.lock:
@@ -288,7 +301,8 @@ def verify_sigv4(cfg, service, method, path, headers, body):
     if "host" not in signed or "x-amz-date" not in signed:
         raise auth_error("incomplete", "'Host' and 'X-Amz-Date' must be SignedHeaders "
                          "in the AWS Authorization.")
-    if key_id != cfg.access_key:
+    key = lookup_key(cfg, key_id)
+    if key is None:
         raise auth_error("unknown_key", "The security token included in the request is invalid.")
     if date != amz_date[:8]:
         raise auth_error("mismatch", "Date in Credential scope does not match YYYYMMDD from "
@@ -299,20 +313,88 @@ def verify_sigv4(cfg, service, method, path, headers, body):
     if svc != service:
         raise auth_error("mismatch", "Credential should be scoped to correct service: "
                          "'%s'." % service)
-    check_clock(amz_date, datetime.datetime.utcnow())
-    if headers.get("X-Amz-Security-Token") != cfg.session_token:
+    check_clock(amz_date, datetime.datetime.utcnow() +
+                datetime.timedelta(seconds=getattr(cfg, "clock_offset_s", 0)))
+    if headers.get("X-Amz-Security-Token") != key.session_token:
         raise auth_error("unknown_key", "The security token included in the request is invalid.")
+    if key.expiration is not None and time.time() >= key.expiration:
+        raise auth_error("expired_token", "The security token included in the request is expired")
     content_sha = headers.get("X-Amz-Content-SHA256")
     if content_sha is not None and content_sha != hashlib.sha256(body).hexdigest():
         raise auth_error("mismatch", "The provided 'x-amz-content-sha256' header does not "
                          "match what was computed.")
     if any(headers.get(name) is None for name in signed):
         raise auth_error("mismatch", "A header named in SignedHeaders is missing.")
-    expected = compute_signature(cfg, service, method, path, headers, body, signed, amz_date)
+    expected = compute_signature(key, service, method, path, headers, body, signed, amz_date)
     if not hmac.compare_digest(expected, signature):
         raise auth_error("mismatch", "The request signature we calculated does not match "
                          "the signature you provided. Check your AWS Secret Access Key and "
                          "signing method. Consult the service documentation for details.")
+    if getattr(cfg, "accepted", None) is not None:
+        cfg.accepted.used(key_id, amz_date)
+
+
+class AcceptedKeys:
+    """--accept-keys-file: JSON lines {"access_key", "secret_key",
+    "session_token", "expiration" (Unix seconds, optional)} that another
+    process (the metadata stand-in) appends as it hands out rotating keys.
+    Re-read whenever the file changes, so each request is checked with the
+    key it was signed with."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lock = threading.Lock()
+        self.stamp = None
+        self.keys = {}
+        self.uses = {}      # key id -> {"first", "last": signing time, "requests"}
+
+    def used(self, key_id, amz_date):
+        """Notes a request this key signed, by the time it was signed."""
+        when = datetime.datetime.strptime(amz_date, SIGV4_TIME).replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        with self.lock:
+            u = self.uses.setdefault(key_id, {"first": when, "last": when, "requests": 0})
+            u["first"] = min(u["first"], when)
+            u["last"] = max(u["last"], when)
+            u["requests"] += 1
+
+    def usage(self):
+        with self.lock:
+            return json.loads(json.dumps(self.uses))
+
+    def get(self, key_id):
+        with self.lock:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                return None
+            if (st.st_mtime_ns, st.st_size) != self.stamp:
+                self.stamp = (st.st_mtime_ns, st.st_size)
+                self.keys = {}
+                with open(self.path) as f:
+                    for line in f:
+                        try:
+                            rec = json.loads(line)
+                        except ValueError:
+                            continue    # a line being written
+                        self.keys[rec["access_key"]] = rec
+            return self.keys.get(key_id)
+
+
+def lookup_key(cfg, key_id):
+    """The credentials a request names: the configured key, or one from
+    --accept-keys-file; None when unknown."""
+    if key_id == cfg.access_key:
+        return argparse.Namespace(access_key=cfg.access_key, secret_key=cfg.secret_key,
+                                  session_token=cfg.session_token, region=cfg.region,
+                                  expiration=None)
+    accepted = getattr(cfg, "accepted", None)
+    rec = accepted.get(key_id) if accepted is not None else None
+    if rec is None:
+        return None
+    return argparse.Namespace(access_key=key_id, secret_key=rec["secret_key"],
+                              session_token=rec.get("session_token"), region=cfg.region,
+                              expiration=rec.get("expiration"))
 
 
 def compute_signature(cfg, service, method, path, headers, body, signed, amz_date):
@@ -359,6 +441,15 @@ def check_put_events_shape(req):
         res = entry.get("Resources", [])
         if not isinstance(res, list) or not all(isinstance(r, str) for r in res):
             raise AwsError(400, "SerializationException", "Resources must be a list of strings.")
+    for i, entry in enumerate(entries):
+        # The API model's length constraint (1..500): the whole call fails.
+        trace = entry.get("TraceHeader")
+        if trace is not None and not 1 <= len(trace) <= 500:
+            raise AwsError(400, "ValidationException", "1 validation error detected: Value "
+                           "at 'entries.%d.member.traceHeader' failed to satisfy constraint: "
+                           "Member must have length %s" % (
+                               i + 1, "less than or equal to 500" if trace else
+                               "greater than or equal to 1"))
     if not 1 <= len(entries) <= MAX_ENTRIES:
         raise AwsError(400, "ValidationException", "1 validation error detected: Value at "
                        "'entries' failed to satisfy constraint: Member must have length "
@@ -532,11 +623,238 @@ def handle_send_message_batch(cfg, state, req):
         accepted.append({"MessageId": msg_id, "QueueUrl": url, "Body": entry["MessageBody"],
                          "MessageAttributes": attrs, "received": time.time()})
     state.record("messages", accepted)
+    state.queue.add(accepted)
     return {"Successful": ok, "Failed": failed}, \
         "entries=%d failed=%d" % (len(entries), len(failed))
 
 
 HANDLERS = {"events": handle_put_events, "sqs": handle_send_message_batch}
+
+
+# ------------------------------------------------- SQS: the DLQ read back
+
+# ReceiveMessage, DeleteMessageBatch and GetQueueAttributes, for `cxbridge
+# redrive`.  Messages that SendMessageBatch accepted, or that a test seeded
+# over /_control/queue, sit in SqsQueue with SQS's visibility semantics.
+SQS_READ_TARGETS = ("AmazonSQS.ReceiveMessage", "AmazonSQS.DeleteMessageBatch",
+                    "AmazonSQS.GetQueueAttributes")
+MAX_WAIT_S = 20
+MAX_VISIBILITY_S = 43200
+
+
+class SqsQueue:
+    """Queued messages with visibility timeouts and receipt handles.  Each
+    receive issues a new handle; only the newest one deletes.  An older
+    handle of a message still queued gets success without deleting, as SQS
+    documents, and is counted in stale_deletes."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.messages = []       # queued, in send order
+        self.deleted = []
+        self.handles = {}        # every receipt handle issued -> MessageId
+        self.stale_deletes = 0
+
+    def add(self, items):
+        with self.cond:
+            for item in items:
+                sent = item.get("SentTimestamp")
+                if sent is None:
+                    sent = int(item.get("received", time.time()) * 1000)
+                self.messages.append({
+                    "MessageId": item["MessageId"], "QueueUrl": item["QueueUrl"],
+                    "Body": item["Body"],
+                    "MessageAttributes": item.get("MessageAttributes") or {},
+                    "SentTimestamp": int(sent), "visible_at": 0.0,
+                    "receipt": None, "receive_count": 0})
+            self.cond.notify_all()
+
+    def receive(self, url, count, wait_s, visibility_s):
+        deadline = time.monotonic() + wait_s
+        with self.cond:
+            while True:
+                now = time.monotonic()
+                mine = [m for m in self.messages if m["QueueUrl"] == url]
+                ready = [m for m in mine if m["visible_at"] <= now]
+                if ready or now >= deadline:
+                    break
+                wake = [m["visible_at"] for m in mine if m["visible_at"] > now]
+                self.cond.wait(min([deadline] + wake) - now)
+            out = []
+            for m in ready[:count]:
+                m["receipt"] = base64.b64encode(os.urandom(48) + m["MessageId"].encode()).decode()
+                self.handles[m["receipt"]] = m["MessageId"]
+                m["visible_at"] = now + visibility_s
+                m["receive_count"] += 1
+                out.append(dict(m))
+            return out
+
+    def delete(self, url, handle):
+        """None if done (or a stale handle: SQS says success), else (code, message)."""
+        with self.cond:
+            for m in self.messages:
+                if m["QueueUrl"] == url and m["receipt"] == handle:
+                    self.messages.remove(m)
+                    self.deleted.append(m)
+                    return None
+            if handle in self.handles:
+                if any(m["MessageId"] == self.handles[handle] for m in self.messages):
+                    self.stale_deletes += 1
+                return None
+        return ("ReceiptHandleIsInvalid",
+                'The input receipt handle "%s" is not a valid receipt handle.' % handle[:20])
+
+    def counts(self, url):
+        now = time.monotonic()
+        with self.cond:
+            mine = [m for m in self.messages if m["QueueUrl"] == url]
+            visible = sum(1 for m in mine if m["visible_at"] <= now)
+            return visible, len(mine) - visible
+
+    def snapshot(self):
+        now = time.monotonic()
+
+        def public(m):
+            return {"MessageId": m["MessageId"], "QueueUrl": m["QueueUrl"], "Body": m["Body"],
+                    "MessageAttributes": m["MessageAttributes"],
+                    "SentTimestamp": m["SentTimestamp"], "visible": m["visible_at"] <= now,
+                    "receive_count": m["receive_count"]}
+        with self.cond:
+            return {"messages": [public(m) for m in self.messages],
+                    "deleted": [public(m) for m in self.deleted],
+                    "stale_deletes": self.stale_deletes}
+
+
+def sqs_int(req, name, default, low, high):
+    value = req.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise sqs_error(400, "InvalidParameterValue", "InvalidParameterValue",
+                        "Value %r for parameter %s is invalid. Reason: must be between %d "
+                        "and %d." % (value, name, low, high))
+    return value
+
+
+def sqs_queue_url(cfg, state, req):
+    url = req.get("QueueUrl")
+    if not isinstance(url, str) or not url:
+        raise sqs_error(400, "MissingParameter", "MissingParameter",
+                        "The request must contain the parameter QueueUrl.")
+    if state.take("sqs", "queue_missing") or (cfg.queue_urls and url not in cfg.queue_urls):
+        raise sqs_error(400, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue",
+                        "The specified queue does not exist.")
+    return url
+
+
+def sqs_wanted(names, available):
+    names = names if isinstance(names, list) else []
+    if "All" in names or ".*" in names:
+        return set(available)
+    return set(available) & set(names)
+
+
+def received_message(m, req):
+    out = {"MessageId": m["MessageId"], "ReceiptHandle": m["receipt"],
+           "MD5OfBody": hashlib.md5(m["Body"].encode("utf-8")).hexdigest(), "Body": m["Body"]}
+    system = {"SentTimestamp": str(m["SentTimestamp"]),
+              "ApproximateReceiveCount": str(m["receive_count"])}
+    names = (req.get("AttributeNames") or []) + (req.get("MessageSystemAttributeNames") or [])
+    attrs = {k: system[k] for k in sqs_wanted(names, system)}
+    if attrs:
+        out["Attributes"] = attrs
+    user = {k: m["MessageAttributes"][k]
+            for k in sqs_wanted(req.get("MessageAttributeNames"), m["MessageAttributes"])}
+    if user:
+        out["MessageAttributes"] = user
+        out["MD5OfMessageAttributes"] = md5_of_message_attributes(user)
+    return out
+
+
+def handle_receive_message(cfg, state, req):
+    url = sqs_queue_url(cfg, state, req)
+    count = sqs_int(req, "MaxNumberOfMessages", 1, 1, MAX_ENTRIES)
+    wait = sqs_int(req, "WaitTimeSeconds", 0, 0, MAX_WAIT_S)
+    visibility = sqs_int(req, "VisibilityTimeout", 30, 0, MAX_VISIBILITY_S)
+    got = state.queue.receive(url, count, wait, visibility)
+    result = {"Messages": [received_message(m, req) for m in got]} if got else {}
+    return result, "received=%d wait=%d visibility=%d" % (len(got), wait, visibility)
+
+
+def handle_delete_message_batch(cfg, state, req):
+    url = sqs_queue_url(cfg, state, req)
+    entries = req.get("Entries")
+    if entries is None or entries == []:
+        raise sqs_error(400, "EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest",
+                        "There should be at least one DeleteMessageBatchRequestEntry in the "
+                        "request.")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise AwsError(400, "SerializationException", "Entries must be a list of objects.")
+    if len(entries) > MAX_ENTRIES:
+        raise sqs_error(400, "TooManyEntriesInBatchRequest",
+                        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+                        "Maximum number of entries per request are 10. You have sent %d."
+                        % len(entries))
+    ids = [e.get("Id") for e in entries]
+    if not all(isinstance(i, str) and BATCH_ID_RE.match(i) for i in ids):
+        raise sqs_error(400, "InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId",
+                        "A batch entry id can only contain alphanumeric characters, hyphens "
+                        "and underscores. It can be at most 80 letters long.")
+    if len(set(ids)) != len(ids):
+        raise sqs_error(400, "BatchEntryIdsNotDistinct",
+                        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", "Ids repeated.")
+    ok, failed = [], []
+    for entry in entries:
+        handle = entry.get("ReceiptHandle")
+        fault = state.take_entry("sqs")
+        if fault:
+            error, sender = (fault["code"], fault["message"]), fault["sender_fault"]
+        elif not isinstance(handle, str) or not handle:
+            error, sender = ("MissingParameter", "The request must contain ReceiptHandle."), True
+        else:
+            error, sender = state.queue.delete(url, handle), True
+        if error:
+            failed.append({"Id": entry["Id"], "SenderFault": sender,
+                           "Code": error[0], "Message": error[1]})
+        else:
+            ok.append({"Id": entry["Id"]})
+    return {"Successful": ok, "Failed": failed}, \
+        "entries=%d failed=%d" % (len(entries), len(failed))
+
+
+def handle_get_queue_attributes(cfg, state, req):
+    url = sqs_queue_url(cfg, state, req)
+    visible, hidden = state.queue.counts(url)
+    known = {"ApproximateNumberOfMessages": str(visible),
+             "ApproximateNumberOfMessagesNotVisible": str(hidden),
+             "ApproximateNumberOfMessagesDelayed": "0"}
+    return {"Attributes": {k: known[k] for k in sqs_wanted(req.get("AttributeNames"), known)}}, \
+        "visible=%d hidden=%d" % (visible, hidden)
+
+
+TARGET_HANDLERS = {"AmazonSQS.ReceiveMessage": handle_receive_message,
+                   "AmazonSQS.DeleteMessageBatch": handle_delete_message_batch,
+                   "AmazonSQS.GetQueueAttributes": handle_get_queue_attributes}
+
+
+def seed_queue(cfg, state, obj):
+    """POST /_control/queue: {"QueueUrl"?, "messages":[{"Body","MessageAttributes"?,
+    "SentTimestamp"? (ms)}]} puts messages in the queue as SendMessage would."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
+        raise ValueError('expected {"messages":[...]}')
+    url = obj.get("QueueUrl") or (cfg.queue_urls[0] if cfg.queue_urls else None)
+    if not isinstance(url, str):
+        raise ValueError("QueueUrl is needed when the stand-in has no --queue-url")
+    items = []
+    for m in obj["messages"]:
+        if not isinstance(m, dict) or not isinstance(m.get("Body"), str) or not m["Body"]:
+            raise ValueError("each message needs a non-empty Body")
+        items.append({"MessageId": str(uuid.uuid4()), "QueueUrl": url, "Body": m["Body"],
+                      "MessageAttributes": m.get("MessageAttributes") or {},
+                      "SentTimestamp": m.get("SentTimestamp")})
+    state.queue.add(items)
+    return [i["MessageId"] for i in items]
+
+
+OPERATIONS.update({target: "sqs" for target in SQS_READ_TARGETS})
 
 
 # ----------------------------------------------------------------------- HTTP
@@ -617,12 +935,41 @@ class Handler(BaseHTTPRequestHandler):
             status = self.send_json(200, {"faults": self.state.list_faults(clear)})
         elif route == ("POST", "/_control/faults"):
             status = self.post_faults(body)
+        elif route == ("GET", "/_control/queue"):
+            status = self.send_json(200, self.state.queue.snapshot())
+        elif route == ("POST", "/_control/queue"):
+            status = self.post_queue(body)
         elif route == ("POST", "/_control/reset"):
             self.state.reset()
             status = self.send_json(200, {"status": "reset"})
+        elif route[1] == "/_control/clock" and self.command in ("GET", "POST"):
+            status = self.control_clock(body)
+        elif route == ("GET", "/_control/keys"):
+            accepted = self.cfg.accepted
+            status = self.send_json(200, accepted.usage() if accepted is not None else {})
         else:
             status = self.send_json(404, {"message": "not found"})
         self.finish_log(status)
+
+    def control_clock(self, body):
+        """GET or POST {"offset_s": N}: the stand-in's clock runs N seconds
+        ahead of the host's when it checks signature times (clock skew)."""
+        if self.command == "POST":
+            try:
+                offset = json.loads(body or b"null")["offset_s"]
+                if not isinstance(offset, int) or isinstance(offset, bool):
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                return self.send_json(400, {"message": "need {\"offset_s\": integer}"})
+            self.cfg.clock_offset_s = offset
+        return self.send_json(200, {"offset_s": self.cfg.clock_offset_s})
+
+    def post_queue(self, body):
+        try:
+            ids = seed_queue(self.cfg, self.state, json.loads(body or b"null"))
+        except ValueError as exc:
+            return self.send_json(400, {"message": str(exc)})
+        return self.send_json(200, {"MessageIds": ids})
 
     def post_faults(self, body):
         try:
@@ -673,6 +1020,13 @@ class Handler(BaseHTTPRequestHandler):
             self.state.count(service, rejected=True)
             self.finish_log(self.send_aws_error(service, err), "auth: " + err.message[:60])
             return
+        if self.state.take(service, "auth"):
+            # As AWS answers a revoked or unknown key; not a signing mistake,
+            # so it is not counted in rejected_signatures.
+            err = auth_error("unknown_key", "The security token included in the "
+                             "request is invalid.")
+            self.finish_log(self.send_aws_error(service, err), "fault=auth")
+            return
         delay = self.state.take(service, "delay")
         if delay:
             time.sleep(delay["ms"] / 1000.0)
@@ -685,10 +1039,20 @@ class Handler(BaseHTTPRequestHandler):
         except AwsError as err:
             self.finish_log(self.send_aws_error(service, err), err.code)
             return
+        if drop or delay:
+            self.tag_records(service, result, "drop-after" if drop else "delay")
         if drop:
             self.drop("fault=drop-after " + note)
             return
         self.finish_log(self.send_json(200, result, CONTENT_TYPES[service]), note)
+
+    def tag_records(self, service, result, note):
+        if service == "events":
+            ids = [e["EventId"] for e in result["Entries"] if "EventId" in e]
+            self.state.tag("events", ids, note)
+        else:
+            ids = [e["MessageId"] for e in result.get("Successful", []) if "MessageId" in e]
+            self.state.tag("messages", ids, note)
 
     def run_operation(self, service, body):
         fault = self.state.take(service, "status")
@@ -708,7 +1072,8 @@ class Handler(BaseHTTPRequestHandler):
             req = None
         if not isinstance(req, dict):
             raise AwsError(400, "SerializationException", "Body is not a JSON object.")
-        return HANDLERS[service](self.cfg, self.state, req)
+        handler = TARGET_HANDLERS.get(self.headers.get("X-Amz-Target", ""), HANDLERS[service])
+        return handler(self.cfg, self.state, req)
 
 
 class StandinServer(ThreadingHTTPServer):
@@ -749,8 +1114,12 @@ def parse_args(argv):
                    help="known queue URLs (repeatable); with none, any QueueUrl is accepted")
     p.add_argument("--max-request-bytes", type=int, default=262144)
     p.add_argument("--log")
+    p.add_argument("--accept-keys-file",
+                   help="JSON lines of more accepted keys, re-read when it changes")
     cfg = p.parse_args(argv)
     cfg.body_cap = max(1 << 20, 4 * cfg.max_request_bytes)
+    cfg.clock_offset_s = 0
+    cfg.accepted = AcceptedKeys(cfg.accept_keys_file) if cfg.accept_keys_file else None
     return cfg
 
 

@@ -221,6 +221,16 @@ class StandinTest(unittest.TestCase):
                                  400, "ValidationException")
         self.assertEqual(len(self.records()["events"]), 2)
 
+    def test_put_events_trace_header_length(self):
+        ok = dict(self.entry(), TraceHeader="R" * 500)
+        self.assertEqual(self.events.put_events(Entries=[ok])["FailedEntryCount"], 0)
+        for bad in ("R" * 501, ""):
+            entry = dict(self.entry(), TraceHeader=bad)
+            status, _, body = self.signed("events", "AWSEvents.PutEvents", EVENTS_CT,
+                                          {"Entries": [self.entry(), entry]})
+            self.assertEqual((status, body["__type"]), (400, "ValidationException"))
+        self.assertEqual(len(self.records()["events"]), 1)
+
     def test_put_events_time_must_be_a_number(self):
         status, _, body = self.signed("events", "AWSEvents.PutEvents", EVENTS_CT,
                                       {"Entries": [dict(self.entry(), Time="2024-01-01")]})
@@ -427,6 +437,32 @@ class StandinTest(unittest.TestCase):
                          "AWS.SimpleQueueService.NonExistentQueue;Sender")
         self.assertEqual(self.sqs(self.batch(1))[0], 200)
 
+    def test_auth_fault_answers_as_for_a_revoked_key(self):
+        self.fault(kind="auth", count=2)
+        self.assert_client_error(lambda: self.events.put_events(Entries=[self.entry()]),
+                                 403, "UnrecognizedClientException")
+        status, headers, body = self.sqs(self.batch(1))
+        self.assertEqual((status, body["__type"]),
+                         (403, "com.amazon.coral.service#UnrecognizedClientException"))
+        self.assertEqual(headers["x-amzn-query-error"], "InvalidClientTokenId;Sender")
+        self.assertEqual(self.events.put_events(Entries=[self.entry()])["FailedEntryCount"], 0)
+        rec = self.records()
+        self.assertEqual(rec["rejected_signatures"], 0)
+        self.assertEqual((rec["faults_applied"]["events"], rec["faults_applied"]["sqs"]),
+                         ({"auth": 1}, {"auth": 1}))
+        self.assertEqual((len(rec["events"]), len(rec["messages"])), (1, 0))
+
+    def test_records_of_a_lost_or_late_answer_are_tagged(self):
+        self.fault(service="sqs", kind="drop", after=True)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError)):
+            self.sqs(self.batch(2))
+        self.fault(service="events", kind="delay", ms=10)
+        self.events.put_events(Entries=[self.entry(1)])
+        self.events.put_events(Entries=[self.entry(2)])
+        rec = self.records()
+        self.assertEqual([m.get("fault") for m in rec["messages"]], ["drop-after"] * 2)
+        self.assertEqual([e.get("fault") for e in rec["events"]], ["delay", None])
+
     def test_count_minus_one_until_cleared(self):
         self.fault(service="events", kind="status", status=503, count=-1)
         for _ in range(4):
@@ -465,6 +501,124 @@ class StandinTest(unittest.TestCase):
         self.assertEqual(self.events.put_events(Entries=[self.entry()])["FailedEntryCount"], 0)
         self.control("POST", "/_control/reset")
         self.assertEqual(self.records()["events"], [])
+
+    # ---- ReceiveMessage / DeleteMessageBatch / GetQueueAttributes (redrive)
+
+    def sqs_call(self, target, obj):
+        return self.signed("sqs", "AmazonSQS." + target, SQS_CT, obj)
+
+    def seed(self, *bodies, **kw):
+        msgs = [dict({"Body": b}, **kw) for b in bodies]
+        status, data = self.control("POST", "/_control/queue", {"messages": msgs})
+        self.assertEqual(status, 200, data)
+        return data["MessageIds"]
+
+    def receive(self, n=10, wait=0, visibility=30, **extra):
+        req = dict({"QueueUrl": QUEUE, "MaxNumberOfMessages": n, "WaitTimeSeconds": wait,
+                    "VisibilityTimeout": visibility}, **extra)
+        status, _, body = self.sqs_call("ReceiveMessage", req)
+        self.assertEqual(status, 200, body)
+        return body.get("Messages", [])
+
+    def delete(self, *handles):
+        req = {"QueueUrl": QUEUE, "Entries": [{"Id": str(i), "ReceiptHandle": h}
+                                              for i, h in enumerate(handles)]}
+        return self.sqs_call("DeleteMessageBatch", req)
+
+    def test_receive_then_delete(self):
+        attrs = {"reason": {"DataType": "String", "StringValue": "deadline"}}
+        ids = self.seed("b0", "b1", "b2", MessageAttributes=attrs, SentTimestamp=1700000000123)
+        got = self.receive(MessageAttributeNames=["All"], AttributeNames=["SentTimestamp"])
+        self.assertEqual([m["MessageId"] for m in got], ids)
+        first = got[0]
+        self.assertEqual(first["Body"], "b0")
+        self.assertEqual(first["MD5OfBody"], hashlib.md5(b"b0").hexdigest())
+        self.assertEqual(first["Attributes"], {"SentTimestamp": "1700000000123"})
+        self.assertEqual(first["MessageAttributes"], attrs)
+        self.assertEqual(first["MD5OfMessageAttributes"], md5_attrs_reference(attrs))
+        self.assertEqual(self.receive(), [])       # all three are in flight now
+        status, _, body = self.sqs_call("GetQueueAttributes", {
+            "QueueUrl": QUEUE, "AttributeNames": ["All"]})
+        self.assertEqual(body["Attributes"]["ApproximateNumberOfMessages"], "0")
+        self.assertEqual(body["Attributes"]["ApproximateNumberOfMessagesNotVisible"], "3")
+        status, _, body = self.delete(got[0]["ReceiptHandle"], got[1]["ReceiptHandle"],
+                                      "not-a-handle")
+        self.assertEqual(status, 200)
+        self.assertEqual(body["Successful"], [{"Id": "0"}, {"Id": "1"}])
+        self.assertEqual([(f["Id"], f["Code"], f["SenderFault"]) for f in body["Failed"]],
+                         [("2", "ReceiptHandleIsInvalid", True)])
+        queue = self.control("GET", "/_control/queue")[1]
+        self.assertEqual([m["MessageId"] for m in queue["messages"]], ids[2:])
+        self.assertEqual([m["MessageId"] for m in queue["deleted"]], ids[:2])
+
+    def test_attributes_only_when_asked(self):
+        self.seed("x", MessageAttributes={"reason": {"DataType": "String",
+                                                     "StringValue": "deadline"}})
+        got = self.receive()
+        self.assertNotIn("Attributes", got[0])
+        self.assertNotIn("MessageAttributes", got[0])
+
+    def test_visibility_timeout_and_stale_handles(self):
+        self.seed("only")
+        first = self.receive(visibility=1)[0]
+        self.assertEqual(self.receive(), [])
+        time.sleep(1.1)
+        again = self.receive(AttributeNames=["All"])[0]
+        self.assertEqual(again["MessageId"], first["MessageId"])
+        self.assertNotEqual(again["ReceiptHandle"], first["ReceiptHandle"])
+        self.assertEqual(again["Attributes"]["ApproximateReceiveCount"], "2")
+        # An old handle "succeeds" but deletes nothing, as SQS documents.
+        status, _, body = self.delete(first["ReceiptHandle"])
+        self.assertEqual((status, len(body["Successful"])), (200, 1))
+        queue = self.control("GET", "/_control/queue")[1]
+        self.assertEqual((len(queue["messages"]), queue["stale_deletes"]), (1, 1))
+        self.delete(again["ReceiptHandle"])
+        queue = self.control("GET", "/_control/queue")[1]
+        self.assertEqual((len(queue["messages"]), len(queue["deleted"])), (0, 1))
+
+    def test_long_poll_returns_when_a_message_arrives(self):
+        got = []
+
+        def poll():
+            start = time.monotonic()
+            got.append((self.receive(wait=5), time.monotonic() - start))
+        t = threading.Thread(target=poll)
+        t.start()
+        time.sleep(0.4)
+        self.assertEqual(self.sqs(self.batch(1))[0], 200)     # SendMessageBatch feeds it
+        t.join(10)
+        messages, took = got[0]
+        self.assertEqual([m["Body"] for m in messages], ["body 0"])
+        self.assertGreaterEqual(took, 0.3)
+        self.assertLess(took, 4)
+        start = time.monotonic()
+        self.assertEqual(self.receive(wait=1), [])
+        self.assertGreaterEqual(time.monotonic() - start, 0.9)
+
+    def test_receive_parameter_checks(self):
+        for extra, code in (({"MaxNumberOfMessages": 11}, "InvalidParameterValue"),
+                            ({"WaitTimeSeconds": 21}, "InvalidParameterValue"),
+                            ({"VisibilityTimeout": -1}, "InvalidParameterValue"),
+                            ({"QueueUrl": QUEUE + "-nope"}, "QueueDoesNotExist")):
+            with self.subTest(extra=extra):
+                req = dict({"QueueUrl": QUEUE}, **extra)
+                status, _, body = self.sqs_call("ReceiveMessage", req)
+                self.assertEqual((status, body["__type"]), (400, "com.amazonaws.sqs#" + code))
+
+    def test_delete_batch_errors_and_entry_faults(self):
+        self.seed("a", "b")
+        got = self.receive()
+        status, _, body = self.sqs_call("DeleteMessageBatch", {"QueueUrl": QUEUE, "Entries": []})
+        self.assertEqual((status, body["__type"]), (400, "com.amazonaws.sqs#EmptyBatchRequest"))
+        self.fault(service="sqs", kind="entry", code="InternalError", count=1)
+        status, _, body = self.delete(got[0]["ReceiptHandle"], got[1]["ReceiptHandle"])
+        self.assertEqual([f["Code"] for f in body["Failed"]], ["InternalError"])
+        self.assertEqual(body["Successful"], [{"Id": "1"}])
+        self.assertEqual(len(self.control("GET", "/_control/queue")[1]["messages"]), 1)
+
+    def test_seed_refuses_bad_messages(self):
+        for obj in ({"messages": [{"Body": ""}]}, {"nope": 1}, [1]):
+            self.assertEqual(self.control("POST", "/_control/queue", obj)[0], 400, obj)
 
     # ---- HTTP behaviour and logging
 

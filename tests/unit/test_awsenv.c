@@ -15,7 +15,8 @@ static char err[512];
 static const char *const aws_vars[] = {
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL",
 	"AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SQS",
-	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+	"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_ENDPOINT_URL_STS",
+	"AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT",
 };
 
 static int
@@ -212,6 +213,100 @@ test_url_refused(void **state)
 	assert_int_equal(awsenv_url_parse(NULL, &u, NULL, 0), -1);
 }
 
+static void
+check_variant(enum awsenv_service svc, const char *region, int fips, int dual,
+    const char *want)
+{
+	struct awsenv_variant v = { fips, dual };
+
+	if (awsenv_endpoint_variant(svc, NULL, region, &v, out, sizeof(out), err,
+	    sizeof(err)) != 0)
+		fail_msg("%s fips=%d dual=%d: %s", region, fips, dual, err);
+	assert_string_equal(out, want);
+}
+
+static void
+test_endpoint_variants(void **state)
+{
+	struct awsenv_variant v = { 1, 1 };
+
+	(void)state;
+	check_variant(AWSENV_EVENTBRIDGE, "us-east-1", 0, 0,
+	    "https://events.us-east-1.amazonaws.com");
+	check_variant(AWSENV_EVENTBRIDGE, "us-east-1", 1, 0,
+	    "https://events-fips.us-east-1.amazonaws.com");
+	check_variant(AWSENV_SQS, "eu-west-1", 0, 1,
+	    "https://sqs.eu-west-1.api.aws");
+	check_variant(AWSENV_SQS, "us-west-2", 1, 1,
+	    "https://sqs-fips.us-west-2.api.aws");
+	check_variant(AWSENV_STS, "ap-south-1", 0, 0,
+	    "https://sts.ap-south-1.amazonaws.com");
+	check_variant(AWSENV_STS, "us-east-2", 1, 0,
+	    "https://sts-fips.us-east-2.amazonaws.com");
+	/* China: its own suffixes. */
+	check_variant(AWSENV_EVENTBRIDGE, "cn-north-1", 0, 0,
+	    "https://events.cn-north-1.amazonaws.com.cn");
+	check_variant(AWSENV_SQS, "cn-northwest-1", 0, 1,
+	    "https://sqs.cn-northwest-1.api.amazonwebservices.com.cn");
+	/* GovCloud: the regional host is the FIPS one. */
+	check_variant(AWSENV_EVENTBRIDGE, "us-gov-west-1", 1, 0,
+	    "https://events.us-gov-west-1.amazonaws.com");
+	check_variant(AWSENV_SQS, "us-gov-east-1", 1, 1,
+	    "https://sqs-fips.us-gov-east-1.api.aws");
+	/* ISO partitions: their suffix, no dual-stack. */
+	check_variant(AWSENV_SQS, "us-iso-east-1", 0, 0,
+	    "https://sqs.us-iso-east-1.c2s.ic.gov");
+	check_variant(AWSENV_SQS, "us-isob-east-1", 1, 0,
+	    "https://sqs-fips.us-isob-east-1.sc2s.sgov.gov");
+	assert_int_equal(awsenv_endpoint_variant(AWSENV_SQS, NULL, "us-iso-east-1",
+	    &v, out, sizeof(out), err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no dual-stack"));
+	assert_string_equal(out, "");
+	/* An endpoint URL is used as given: the variants do not touch it. */
+	setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9/", 1);
+	assert_int_equal(awsenv_endpoint_variant(AWSENV_STS, NULL, "us-east-1", &v,
+	    out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "http://127.0.0.1:9/");
+	setenv("AWS_ENDPOINT_URL", "http://all.local", 1);
+	unsetenv("AWS_ENDPOINT_URL_STS");
+	assert_int_equal(awsenv_endpoint_variant(AWSENV_STS, NULL, "us-east-1", &v,
+	    out, sizeof(out), err, sizeof(err)), 0);
+	assert_string_equal(out, "http://all.local");
+	assert_string_equal(awsenv_signing_name(AWSENV_STS), "sts");
+}
+
+static void
+test_variant_sources(void **state)
+{
+	struct awsenv_variant v;
+
+	(void)state;
+	assert_int_equal(awsenv_variant(0, 0, NULL, &v, err, sizeof(err)), 0);
+	assert_int_equal(v.fips + v.dualstack, 0);
+	/* The profile's keys, then the variables over them, then the
+	 * configuration's true over both. */
+	write_conf("[default]\nuse_fips_endpoint = true\n"
+	    "use_dualstack_endpoint = TRUE\n");
+	assert_int_equal(awsenv_variant(0, 0, NULL, &v, err, sizeof(err)), 0);
+	assert_int_equal(v.fips, 1);
+	assert_int_equal(v.dualstack, 1);
+	setenv("AWS_USE_FIPS_ENDPOINT", "false", 1);
+	assert_int_equal(awsenv_variant(0, 0, NULL, &v, err, sizeof(err)), 0);
+	assert_int_equal(v.fips, 0);
+	assert_int_equal(v.dualstack, 1);
+	assert_int_equal(awsenv_variant(1, 0, NULL, &v, err, sizeof(err)), 0);
+	assert_int_equal(v.fips, 1);
+	setenv("AWS_USE_DUALSTACK_ENDPOINT", "yes", 1);
+	assert_int_equal(awsenv_variant(0, 0, NULL, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "AWS_USE_DUALSTACK_ENDPOINT must be true or "
+	    "false"));
+	unsetenv("AWS_USE_DUALSTACK_ENDPOINT");
+	write_conf("[default]\nuse_dualstack_endpoint = 1\n");
+	assert_int_equal(awsenv_variant(0, 0, NULL, &v, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "use_dualstack_endpoint must be"));
+	assert_int_equal(awsenv_variant(0, 1, NULL, &v, err, sizeof(err)), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -221,6 +316,7 @@ main(void)
 		T(test_region_order), T(test_region_errors),
 		T(test_endpoint_order), T(test_endpoint_errors),
 		T(test_url_parse), T(test_url_refused),
+		T(test_endpoint_variants), T(test_variant_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

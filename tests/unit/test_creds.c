@@ -349,6 +349,53 @@ test_caps_and_clear(void **state)
 	assert_int_equal(creds_load(NULL, &c, NULL, 0), CREDS_FOUND);
 }
 
+/* What credchain builds on: fetched keys checked, one profile read. */
+static void
+test_fill_and_profile_api(void **state)
+{
+	struct fixture *fx = *state;
+	struct creds_profile *p;
+	char v[64];
+	int rc;
+
+	assert_int_equal(creds_fill(&c, "ASIAX", SECRET_A, "tok", "t", err,
+	    sizeof(err)), 0);
+	assert_string_equal(c.session_token, "tok");
+	assert_int_equal(creds_fill(&c, "AS-IA", SECRET_A, NULL, "imds", err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "imds: a key holds a character"));
+	assert_string_equal(c.secret_access_key, "");
+	assert_int_equal(creds_fill(&c, "ASIAX", "", NULL, "t", err,
+	    sizeof(err)), -1);
+	assert_no_secret();
+	write_file(fx->cred, "[app]\nrole_arn = arn:aws:iam::1:role/from-cred\n");
+	write_file(fx->conf, "[profile app]\nrole_arn = arn:aws:iam::1:role/x\n"
+	    "source_profile = base\nexternal_id = \n");
+	p = creds_profile_load("app", &rc, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(creds_profile_found(p), 1);
+	assert_true(creds_profile_has(p, "source_profile"));
+	assert_false(creds_profile_has(p, "credential_process"));
+	assert_false(creds_profile_has(p, "no_such_key"));
+	/* The credentials file wins for a key set in both. */
+	assert_int_equal(creds_profile_text(p, "role_arn", v, sizeof(v), err,
+	    sizeof(err)), 0);
+	assert_string_equal(v, "arn:aws:iam::1:role/from-cred");
+	assert_int_equal(creds_profile_text(p, "role_arn", v, 8, err,
+	    sizeof(err)), -1);
+	assert_int_equal(creds_profile_text(p, "external_id", v, sizeof(v), err,
+	    sizeof(err)), -1);
+	assert_int_equal(creds_profile_keys(p, &c, err, sizeof(err)),
+	    CREDS_NOT_FOUND);
+	assert_string_equal(creds_profile_file(p, 1), fx->conf);
+	creds_profile_free(p);
+	creds_profile_free(NULL);
+	/* A profile that needs a fetch is not static keys for creds_load. */
+	setenv("AWS_PROFILE", "app", 1);
+	assert_int_equal(creds_load(NULL, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "uses role_arn"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -359,7 +406,7 @@ main(void)
 		T(test_env_wins), T(test_profile_selection), T(test_config_file),
 		T(test_config_value), T(test_missing_profile), T(test_malformed),
 		T(test_unsupported), T(test_home_default_paths),
-		T(test_caps_and_clear),
+		T(test_caps_and_clear), T(test_fill_and_profile_api),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

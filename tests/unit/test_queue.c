@@ -155,11 +155,12 @@ count_notify(void *arg)
 	n->outstanding_seen = queue_outstanding(n->q);
 }
 
+/* Only a push onto an empty queue wakes the consumer, which takes it all. */
 static void
-test_notify_once_per_push(void **state)
+test_notify_when_queue_was_empty(void **state)
 {
 	struct entry e[N_LOCAL];
-	struct queue *q = queue_new(2);
+	struct queue *q = queue_new(3);
 	struct notified n = { 0, q, 0 };
 
 	(void)state;
@@ -168,15 +169,20 @@ test_notify_once_per_push(void **state)
 	assert_int_equal(queue_push(q, &e[0]), 0);
 	assert_int_equal(n.calls, 1);
 	assert_int_equal(n.outstanding_seen, 1);
+	/* Not empty yet: the wake-up already on its way covers this one. */
 	assert_int_equal(queue_push(q, &e[1]), 0);
+	assert_int_equal(n.calls, 1);
+	assert_ptr_equal(queue_take_all(q), &e[0]);
+	/* Taken: the next push must wake again. */
+	assert_int_equal(queue_push(q, &e[2]), 0);
 	assert_int_equal(n.calls, 2);
-	assert_int_equal(n.outstanding_seen, 2);
+	assert_int_equal(n.outstanding_seen, 3);
 	/* A refused push wakes no one. */
-	assert_int_equal(queue_push(q, &e[2]), -1);
+	assert_int_equal(queue_push(q, &e[3]), -1);
 	assert_int_equal(n.calls, 2);
 	queue_close(q);
-	queue_finish(q, 2);
-	assert_int_equal(queue_push(q, &e[2]), -1);
+	queue_finish(q, 3);
+	assert_int_equal(queue_push(q, &e[3]), -1);
 	assert_int_equal(n.calls, 2);
 	queue_take_all(q);
 	queue_free(q);
@@ -332,7 +338,7 @@ main(void)
 		cmocka_unit_test(test_capacity_counts_outstanding),
 		cmocka_unit_test(test_zero_capacity_refuses),
 		cmocka_unit_test(test_close),
-		cmocka_unit_test(test_notify_once_per_push),
+		cmocka_unit_test(test_notify_when_queue_was_empty),
 		cmocka_unit_test(test_threads_nothing_lost),
 	};
 
