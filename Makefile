@@ -158,7 +158,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build-fuzz
 FUZZ_NAMES   := config event schema rfc3339 auth sigv4 awsproto sqsproto \
-                creds sts cxone
+                creds sts cxone awsskew
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g $(FUZZ_SAN)
@@ -175,6 +175,7 @@ FUZZ_MODS_sqsproto := sqsproto awsproto entry jsonscan rfc3339
 FUZZ_MODS_creds    := credfetch awsenv creds rfc3339
 FUZZ_MODS_sts      := credsts credfetch awsenv creds sigv4 xmlscan rfc3339
 FUZZ_MODS_cxone    := cxone log
+FUZZ_MODS_awsskew  := awsskew awsproto entry stats metrics log
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 .PHONY: fuzz fuzz-build fuzz-smoke
@@ -211,7 +212,8 @@ fuzz: $(FUZZ_BINS)
 	        tail -n 60 $(FUZZ_DIR)/$$n.log; \
 	        echo "fuzz: $$n FAILED; reproducer in $(FUZZ_DIR)/artifacts/"; \
 	        exit 1; }; \
-	    grep '^#[0-9]*[[:space:]]*DONE' $(FUZZ_DIR)/$$n.log || tail -n 1 $(FUZZ_DIR)/$$n.log; \
+	    grep '^#[0-9]*[[:space:]]*DONE' $(FUZZ_DIR)/$$n.log || \
+	        tail -n 1 $(FUZZ_DIR)/$$n.log; \
 	done
 	@echo "fuzz: all targets ran $(FUZZ_SECONDS) s without a finding"
 
@@ -220,3 +222,15 @@ fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 -include $(wildcard $(FUZZ_DIR)/obj/*.d $(FUZZ_DIR)/*.d)
+
+# ---- reliability (docs/reliability.md) --------------------------------------
+.PHONY: reliability valgrind
+# The daemon under steady load, AWS faults, SIGTERM and SIGKILL, against the
+# stand-in; every event accounted for (SAN= runs it on that build).
+reliability: $(BIN)
+	@CXB_BIN=$(abspath $(BIN)) /usr/bin/python3 tests/reliability/fault_suite.py
+
+# A short integration run with the daemon under valgrind memcheck; any memory
+# error or definite/indirect leak fails it.  Plain build only (not SAN=).
+valgrind: $(BIN)
+	@CXB_BIN=$(abspath $(BIN)) tests/valgrind.sh

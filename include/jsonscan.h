@@ -8,7 +8,8 @@ enum jsonscan_kind {
 	JSONSCAN_OK = 0,
 	JSONSCAN_BAD_UTF8,       /* overlong, surrogate, > U+10FFFF, stray or
 	                          * truncated sequence, or a byte never valid */
-	JSONSCAN_TOO_DEEP        /* more [ and { open than max_depth */
+	JSONSCAN_TOO_DEEP,       /* more [ and { open than max_depth */
+	JSONSCAN_NUL             /* a raw 0x00 byte, never valid in JSON */
 };
 
 struct jsonscan_error {

@@ -685,8 +685,10 @@ sqs_apply(const json_t *arr, int failed, size_t n, struct sqs_result *out,
 			    jstr(it, "MessageId"));
 			continue;
 		}
+		/* An empty Code is no code: error_code is never empty. */
 		copy_trunc(out[id].error_code, sizeof(out[id].error_code),
-		    jstr(it, "Code") != NULL ? jstr(it, "Code") : "UnknownError");
+		    jstr(it, "Code") != NULL && *jstr(it, "Code") != '\0' ?
+		    jstr(it, "Code") : "UnknownError");
 		copy_trunc(out[id].error_message, sizeof(out[id].error_message),
 		    jstr(it, "Message"));
 		out[id].sender_fault = json_is_true(json_object_get(it,

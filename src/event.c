@@ -105,6 +105,7 @@ event_parse(const struct event_config *cfg, const char *body, size_t len,
 	if (jsonscan_check(body, len, cfg->max_depth, &scan) != 0) {
 		snprintf(msg, sizeof(msg), "body is %s at byte %zu",
 		    scan.kind == JSONSCAN_TOO_DEEP ? "nested too deep" :
+		    scan.kind == JSONSCAN_NUL ? "not JSON (a NUL byte)" :
 		    "not valid UTF-8", scan.offset);
 		return event_fail(err, 400, "schema", "", msg);
 	}
@@ -199,6 +200,20 @@ event_fill_entry(const struct event_config *cfg, json_t *root,
 	return 0;
 }
 
+/* The envelope writes U+FFFE and U+FFFF (3 bytes each in UTF-8) as 6-byte
+ * \u escapes, because SQS refuses them raw. */
+static size_t
+event_nonchar_growth(const char *text)
+{
+	size_t grow = 0;
+
+	for (const char *p = strstr(text, "\xef\xbf"); p != NULL;
+	    p = strstr(p + 2, "\xef\xbf"))
+		if ((unsigned char)p[2] == 0xbe || (unsigned char)p[2] == 0xbf)
+			grow += 3;
+	return grow;
+}
+
 size_t
 event_dlq_size_bound(const struct entry *e, size_t event_len)
 {
@@ -207,7 +222,9 @@ event_dlq_size_bound(const struct entry *e, size_t event_len)
 	size_t strings = strlen(e->source) + strlen(e->detail_type) +
 	    strlen(e->bus) + strlen(e->event_type) * 2;
 
-	return event_len + strings * JSON_ESCAPE_MAX + DLQ_ENVELOPE_OVERHEAD;
+	return event_len + event_nonchar_growth(e->event_json != NULL ?
+	    e->event_json : e->detail) + strings * JSON_ESCAPE_MAX +
+	    DLQ_ENVELOPE_OVERHEAD;
 }
 
 static int

@@ -239,6 +239,20 @@ http_header(struct MHD_Connection *conn, const char *name)
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
 
+/* X-Amzn-Trace-Id becomes PutEvents' TraceHeader, which AWS limits to 1-500
+ * characters: one it would refuse is dropped, not the event with it. */
+#define TRACE_HEADER_MAX 500
+
+static const char *
+http_trace_header(struct MHD_Connection *conn)
+{
+	const char *t = http_header(conn, "X-Amzn-Trace-Id");
+
+	if (t == NULL || *t == '\0' || strlen(t) > TRACE_HEADER_MAX)
+		return NULL;
+	return t;
+}
+
 /* The whole body is in: run the pipeline, answer now or park the request. */
 static enum MHD_Result
 http_webhook_end(struct http *h, struct http_conn *c)
@@ -248,7 +262,7 @@ http_webhook_end(struct http *h, struct http_conn *c)
 		.webhook_id = http_header(c->conn, "webhook-id"),
 		.webhook_timestamp = http_header(c->conn, "webhook-timestamp"),
 		.webhook_signature = http_header(c->conn, "webhook-signature"),
-		.trace = http_header(c->conn, "X-Amzn-Trace-Id"),
+		.trace = http_trace_header(c->conn),
 		.body = c->body == NULL ? "" : c->body,
 		.body_len = c->len,
 	};
@@ -273,6 +287,27 @@ http_webhook_end(struct http *h, struct http_conn *c)
 static char http_answered_early;
 
 static enum MHD_Result
+http_header_bytes(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	size_t *total = cls;
+
+	(void)kind;
+	*total += strlen(key) + (value == NULL ? 0 : strlen(value)) + 4;
+	return MHD_YES;
+}
+
+/* Request line plus headers, as they came: [server] max_header_bytes. */
+static size_t
+http_head_size(struct MHD_Connection *conn, const char *url, const char *method)
+{
+	size_t total = strlen(method) + strlen(url) + 12;
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_header_bytes, &total);
+	return total;
+}
+
+static enum MHD_Result
 http_first_call(struct http *h, struct MHD_Connection *conn, const char *url,
     const char *method, void **con_cls)
 {
@@ -280,6 +315,10 @@ http_first_call(struct http *h, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret;
 
 	*con_cls = &http_answered_early;
+	if (http_head_size(conn, url, method) > h->cfg.max_header_bytes)
+		return http_send_error(h, conn, STATS_PATH_OTHER, 431,
+		    "headers_too_large", "request line and headers are over "
+		    "the size limit");
 	if (http_is_probe(url)) {
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 			return http_send_error(h, conn, http_probe_kind(url), 405, "method",
@@ -418,7 +457,9 @@ http_start(struct http *h)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	size_t mem = h->cfg.max_header_bytes < 8192 ? 8192 : h->cfg.max_header_bytes;
+	/* The pool holds the head and the read buffer; the head's own limit is
+	 * checked exactly in http_first_call. */
+	size_t mem = h->cfg.max_header_bytes + 8192;
 	/* Options shared by both ways of getting the listening socket. */
 	struct MHD_OptionItem common[] = {
 		{ MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)h->cfg.threads, NULL },

@@ -73,6 +73,10 @@ jsonscan_check(const char *buf, size_t len, unsigned max_depth,
 			i += n;
 			continue;
 		}
+		/* JSON never holds a raw NUL, and jansson skips one after a
+		 * number: let it through and the event is cut short. */
+		if (c == 0)
+			return jsonscan_fail(err, JSONSCAN_NUL, i);
 		if (in_string) {
 			if (escaped)
 				escaped = false;

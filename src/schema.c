@@ -476,6 +476,71 @@ schema_kw_const(struct schema_compile *c, struct schema_node *n,
 	return n->konst == NULL ? schema_cerr(c, "out of memory") : 0;
 }
 
+/*
+ * glibc's regcomp grows exponentially on stacked quantifiers ("a+++++") and
+ * on large repeat counts, so a schema file or a reload could eat the
+ * daemon's memory.  Patterns are short, with repeats of modest size.
+ */
+#define SCHEMA_PATTERN_MAX 512
+#define SCHEMA_REPEAT_MAX  255
+
+static bool
+schema_is_quantifier(char ch)
+{
+	return ch == '*' || ch == '+' || ch == '?' || ch == '{';
+}
+
+/* "{n}", "{n,}" or "{n,m}" with n or m over SCHEMA_REPEAT_MAX. */
+static bool
+schema_repeat_too_big(const char *p)
+{
+	char *end;
+	unsigned long n = strtoul(p, &end, 10);
+
+	if (n > SCHEMA_REPEAT_MAX)
+		return true;
+	return *end == ',' && strtoul(end + 1, NULL, 10) > SCHEMA_REPEAT_MAX;
+}
+
+static int
+schema_pattern_risky(const char *src, char *why, size_t whylen)
+{
+	bool in_class = false, after_quant = false;
+
+	if (strlen(src) > SCHEMA_PATTERN_MAX) {
+		snprintf(why, whylen, "longer than %d bytes", SCHEMA_PATTERN_MAX);
+		return -1;
+	}
+	for (const char *p = src; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			after_quant = false;
+		} else if (in_class) {
+			in_class = *p != ']';
+		} else if (*p == '[') {
+			in_class = true;
+			after_quant = false;
+		} else if (schema_is_quantifier(*p)) {
+			if (after_quant) {
+				snprintf(why, whylen, "a quantifier follows a "
+				    "quantifier at byte %td", p - src);
+				return -1;
+			}
+			if (*p == '{' && schema_repeat_too_big(p + 1)) {
+				snprintf(why, whylen, "a repeat count over %d",
+				    SCHEMA_REPEAT_MAX);
+				return -1;
+			}
+			if (*p == '{')
+				p += strcspn(p, "}") - (p[strcspn(p, "}")] == '\0');
+			after_quant = true;
+		} else {
+			after_quant = false;
+		}
+	}
+	return 0;
+}
+
 static int
 schema_kw_pattern(struct schema_compile *c, struct schema_node *n,
     const json_t *v)
@@ -486,6 +551,8 @@ schema_kw_pattern(struct schema_compile *c, struct schema_node *n,
 
 	if (src == NULL || strlen(src) != json_string_length(v))
 		return schema_cerr(c, "pattern must be a string without NUL");
+	if (schema_pattern_risky(src, why, sizeof(why)) != 0)
+		return schema_cerr(c, "pattern refused: %s", why);
 	rc = regcomp(&n->pattern, src, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, &n->pattern, why, sizeof(why));

@@ -116,8 +116,8 @@ test_utf8_valid(void **state)
 	OK("{\"caf\xc3\xa9\":\"\xe2\x82\xac \xf0\x9f\x98\x80\"}", 1);
 	/* A multi-byte character right after a backslash ends the escape. */
 	OK("[\"\\\xc3\xa9\"]", 1);
-	/* NUL is a valid code point; refusing it is the parser's job. */
-	expect_ok("\"a\0b\"", 5, 1);
+	/* NUL is a valid code point but never valid raw in JSON, and jansson
+	 * skips one after a number: the scan refuses it (test_nul). */
 }
 
 struct bad_utf8 {
@@ -228,14 +228,34 @@ static void
 check_against_oracle(const unsigned char *p, size_t n)
 {
 	struct jsonscan_error e = { JSONSCAN_OK, 0 };
-	/* The depth limit exceeds n: only UTF-8 can fail here. */
+	/* The depth limit exceeds n: only UTF-8 or a NUL can fail here. */
 	int got = jsonscan_check((const char *)p, n, 8, &e);
+	bool has_nul = memchr(p, 0, n) != NULL;
 
+	if (has_nul) {
+		if (got == 0)
+			fail_msg("a NUL byte passed (n=%zu)", n);
+		return;
+	}
 	if ((got == 0) != oracle_valid(p, n) ||
 	    (got != 0 && e.kind != JSONSCAN_BAD_UTF8))
 		fail_msg("%02x %02x %02x %02x (n=%zu): scan %d", p[0],
 		    n > 1 ? p[1] : 0, n > 2 ? p[2] : 0, n > 3 ? p[3] : 0,
 		    n, got);
+}
+
+/* A raw NUL anywhere is refused, with its offset. */
+static void
+test_nul(void **state)
+{
+	static const char body[] = "{\"a\":4\0,\"b\":\"x\0y\"}";
+	struct jsonscan_error e;
+
+	(void)state;
+	assert_int_equal(jsonscan_check(body, sizeof(body) - 1, 8, &e), -1);
+	assert_int_equal(e.kind, JSONSCAN_NUL);
+	assert_int_equal(e.offset, 6);
+	assert_int_equal(jsonscan_check("{}", 2, 8, &e), 0);
 }
 
 /* Every 1-, 2- and 3-byte string, and all 4-byte ones with lead F0-F7. */
@@ -278,6 +298,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid_classes),
 		cmocka_unit_test(test_utf8_exhaustive),
+		cmocka_unit_test(test_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
