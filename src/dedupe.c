@@ -1,5 +1,6 @@
 /* dedupe.c - bounded, sharded TTL table of event ids in flight or delivered. */
 #include "dedupe.h"
+#include "siphash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -66,71 +67,13 @@ struct dedupe {
 	size_t         nshards;         /* power of two */
 	size_t         ninit;           /* shards set up, for dedupe_free */
 	uint64_t       ttl_ms;
-	uint64_t       k0, k1;          /* hash key */
+	struct siphash_key key;         /* random: see siphash.h */
 };
 
-#define DD_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-
-static void
-dd_sipround(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = DD_ROTL(v[1], 13); v[1] ^= v[0];
-	v[0] = DD_ROTL(v[0], 32);
-	v[2] += v[3]; v[3] = DD_ROTL(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = DD_ROTL(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = DD_ROTL(v[1], 17); v[1] ^= v[2];
-	v[2] = DD_ROTL(v[2], 32);
-}
-
-/* SipHash-1-3 keyed with a random key, so that senders, who choose the ids,
- * cannot pile their keys into one chain. */
 static uint64_t
 dd_hash(const struct dedupe *d, const char *key, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)key;
-	uint64_t v[4], m, b = (uint64_t)len << 56;
-
-	v[0] = d->k0 ^ 0x736f6d6570736575ULL;
-	v[1] = d->k1 ^ 0x646f72616e646f6dULL;
-	v[2] = d->k0 ^ 0x6c7967656e657261ULL;
-	v[3] = d->k1 ^ 0x7465646279746573ULL;
-	for (; len >= 8; p += 8, len -= 8) {
-		m = 0;
-		for (int i = 7; i >= 0; i--)
-			m = (m << 8) | p[i];
-		v[3] ^= m;
-		dd_sipround(v);
-		v[0] ^= m;
-	}
-	for (size_t i = 0; i < len; i++)
-		b |= (uint64_t)p[i] << (8 * i);
-	v[3] ^= b;
-	dd_sipround(v);
-	v[0] ^= b;
-	v[2] ^= 0xff;
-	for (int i = 0; i < 3; i++)
-		dd_sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* getrandom without blocking; early in boot the pool may not be ready, and a
- * clock-and-pid key is still better than a daemon that hangs. */
-static void
-dd_seed(struct dedupe *d)
-{
-	uint64_t k[2];
-	struct timespec ts;
-
-	if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		k[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^
-		    (uint64_t)ts.tv_nsec;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		k[1] = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^
-		    (uint64_t)(uintptr_t)d;
-	}
-	d->k0 = k[0];
-	d->k1 = k[1];
+	return siphash13(&d->key, key, len);
 }
 
 static struct dd_shard *
@@ -470,7 +413,7 @@ dedupe_new(size_t capacity, unsigned ttl_s)
 	memset(d->shards, 0, n * sizeof(union dd_slot));
 	d->nshards = n;
 	d->ttl_ms = (uint64_t)ttl_s * 1000;
-	dd_seed(d);
+	siphash_seed(&d->key, d);
 	/* The first capacity % n shards take one extra, so the sum is exact. */
 	for (size_t i = 0; i < n; i++) {
 		if (dd_shard_init(&d->shards[i].s,

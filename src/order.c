@@ -1,5 +1,6 @@
 /* order.c - newest event timestamp per ordering key, bounded and sharded. */
 #include "order.h"
+#include "siphash.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -52,71 +53,13 @@ struct order {
 	size_t         nshards;         /* power of two */
 	size_t         ninit;           /* shards set up, for order_free */
 	uint64_t       tolerance_ms;
-	uint64_t       k0, k1;          /* hash key */
+	struct siphash_key key;         /* random: see siphash.h */
 };
 
-#define OR_ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-
-static void
-or_sipround(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = OR_ROTL(v[1], 13); v[1] ^= v[0];
-	v[0] = OR_ROTL(v[0], 32);
-	v[2] += v[3]; v[3] = OR_ROTL(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = OR_ROTL(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = OR_ROTL(v[1], 17); v[1] ^= v[2];
-	v[2] = OR_ROTL(v[2], 32);
-}
-
-/* SipHash-1-3 with a random key: senders choose the ordering keys and must
- * not be able to pile them into one chain. */
 static uint64_t
 or_hash(const struct order *o, const char *key, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)key;
-	uint64_t v[4], m, b = (uint64_t)len << 56;
-
-	v[0] = o->k0 ^ 0x736f6d6570736575ULL;
-	v[1] = o->k1 ^ 0x646f72616e646f6dULL;
-	v[2] = o->k0 ^ 0x6c7967656e657261ULL;
-	v[3] = o->k1 ^ 0x7465646279746573ULL;
-	for (; len >= 8; p += 8, len -= 8) {
-		m = 0;
-		for (int i = 7; i >= 0; i--)
-			m = (m << 8) | p[i];
-		v[3] ^= m;
-		or_sipround(v);
-		v[0] ^= m;
-	}
-	for (size_t i = 0; i < len; i++)
-		b |= (uint64_t)p[i] << (8 * i);
-	v[3] ^= b;
-	or_sipround(v);
-	v[0] ^= b;
-	v[2] ^= 0xff;
-	for (int i = 0; i < 3; i++)
-		or_sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
-
-/* getrandom without blocking: early in boot a clock-and-pid key is better
- * than a daemon that hangs. */
-static void
-or_seed(struct order *o)
-{
-	uint64_t k[2];
-	struct timespec ts;
-
-	if (getrandom(k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k)) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		k[0] = (uint64_t)ts.tv_sec * 1000000007ULL ^
-		    (uint64_t)ts.tv_nsec;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		k[1] = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)getpid() ^
-		    (uint64_t)(uintptr_t)o;
-	}
-	o->k0 = k[0];
-	o->k1 = k[1];
+	return siphash13(&o->key, key, len);
 }
 
 static struct or_entry *
@@ -343,7 +286,7 @@ order_new(size_t capacity, uint64_t tolerance_ms)
 	memset(o->shards, 0, n * sizeof(union or_slot));
 	o->nshards = n;
 	o->tolerance_ms = tolerance_ms;
-	or_seed(o);
+	siphash_seed(&o->key, o);
 	/* The first capacity % n shards take one extra, so the sum is exact. */
 	for (size_t i = 0; i < n; i++) {
 		if (or_shard_init(&o->shards[i].s,
