@@ -159,6 +159,11 @@ jw_strn(struct jw *w, const char *s, size_t n)
 
 	jw_raw(w, "\"", 1);
 	while (i < n) {
+		/* Plain ASCII, nearly all of a Detail, needs no decoding. */
+		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+			i++;
+			continue;
+		}
 		k = utf8_seq(p + i, n - i, &cp);
 		if (k != 0 && json_plain(cp)) {
 			i += k;
