@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct aws_credentials;
+struct config;
 struct queue;
 struct stats;
 
@@ -34,6 +35,11 @@ struct batcher_config {
 	int       (*get_credentials)(void *arg, struct aws_credentials *out);
 	void       *credentials_arg;
 };
+
+/* Fills cfg's tuning values from the [eventbridge] and [dlq] keys; the
+ * caller sets region, the URLs and the credentials callback.  The strings
+ * are borrowed from c. */
+void batcher_config_from(struct batcher_config *cfg, const struct config *c);
 
 /*
  * Takes entries from q (borrowed) and finishes each exactly once through its

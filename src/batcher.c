@@ -13,6 +13,7 @@
 #include "awsproto.h"
 #include "awsskew.h"
 #include "clock.h"
+#include "config.h"
 #include "creds.h"
 #include "entry.h"
 #include "log.h"
@@ -809,6 +810,25 @@ batcher_ready(const struct batcher *b, const char **why)
 		return 0;
 	}
 	return 1;
+}
+
+void
+batcher_config_from(struct batcher_config *cfg, const struct config *c)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->queue_url = c->queue_url;
+	cfg->max_request_bytes = c->max_entry_bytes;
+	cfg->max_message_bytes = c->max_message_bytes;
+	cfg->linger_ms = c->batch_linger_ms;
+	cfg->delivery_timeout_ms = c->delivery_timeout_ms;
+	cfg->request_timeout_ms = c->request_timeout_ms;
+	cfg->connect_timeout_ms = c->connect_timeout_ms;
+	cfg->retry_base_ms = c->retry_base_ms;
+	cfg->retry_max_backoff_ms = c->retry_max_backoff_ms;
+	cfg->max_attempts = (unsigned)c->max_attempts;
+	cfg->max_inflight = (unsigned)c->max_inflight_batches;
+	cfg->breaker_failures = (unsigned)c->breaker_failures;
+	cfg->breaker_cooldown_ms = c->breaker_cooldown_ms;
 }
 
 struct batcher *

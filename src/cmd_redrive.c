@@ -384,26 +384,17 @@ rd_batcher(struct redrive *r)
 {
 	const struct config *c = r->cfg;
 	char err[512];
-	struct batcher_config bc = {
-		.region = r->region, .eventbridge_url = r->eb_url,
-		.sqs_url = r->sqs_url, .queue_url = c->queue_url, .no_dlq = 1,
-		.max_request_bytes = c->max_entry_bytes,
-		.max_message_bytes = c->max_message_bytes,
-		.linger_ms = c->batch_linger_ms,
-		.delivery_timeout_ms = c->delivery_timeout_ms,
-		.request_timeout_ms = c->request_timeout_ms,
-		.connect_timeout_ms = c->connect_timeout_ms,
-		.retry_base_ms = c->retry_base_ms,
-		.retry_max_backoff_ms = c->retry_max_backoff_ms,
-		.max_attempts = (unsigned)c->max_attempts,
-		.max_inflight = (unsigned)c->max_inflight_batches,
-		.breaker_failures = (unsigned)c->breaker_failures,
-		.breaker_cooldown_ms = c->breaker_cooldown_ms,
-		.get_credentials = rd_credentials, .credentials_arg = r,
-	};
+	struct batcher_config bc;
 	sigset_t set, old;
 	int rc;
 
+	batcher_config_from(&bc, c);
+	bc.region = r->region;
+	bc.eventbridge_url = r->eb_url;
+	bc.sqs_url = r->sqs_url;
+	bc.no_dlq = 1;      /* failures stay in the queue they came from */
+	bc.get_credentials = rd_credentials;
+	bc.credentials_arg = r;
 	r->queue = queue_new(r->inflight_max);
 	if (r->queue == NULL)
 		return -1;

@@ -331,23 +331,14 @@ daemon_build(struct daemon *d)
 		log_errorx("%s: out of memory", __func__);
 		return -1;
 	}
-	struct batcher_config bc = {
-		.region = d->region, .eventbridge_url = d->eb_url,
-		.sqs_url = d->sqs_url, .queue_url = c->queue_url,
-		.max_request_bytes = c->max_entry_bytes,
-		.max_message_bytes = c->max_message_bytes,
-		.linger_ms = c->batch_linger_ms,
-		.delivery_timeout_ms = c->delivery_timeout_ms,
-		.request_timeout_ms = c->request_timeout_ms,
-		.connect_timeout_ms = c->connect_timeout_ms,
-		.retry_base_ms = c->retry_base_ms,
-		.retry_max_backoff_ms = c->retry_max_backoff_ms,
-		.max_attempts = (unsigned)c->max_attempts,
-		.max_inflight = (unsigned)c->max_inflight_batches,
-		.breaker_failures = (unsigned)c->breaker_failures,
-		.breaker_cooldown_ms = c->breaker_cooldown_ms,
-		.get_credentials = daemon_credentials, .credentials_arg = d,
-	};
+	struct batcher_config bc;
+
+	batcher_config_from(&bc, c);
+	bc.region = d->region;
+	bc.eventbridge_url = d->eb_url;
+	bc.sqs_url = d->sqs_url;
+	bc.get_credentials = daemon_credentials;
+	bc.credentials_arg = d;
 	d->batcher = batcher_new(&bc, d->queue, d->stats, err, sizeof(err));
 	if (d->batcher == NULL) {
 		log_errorx("%s", err);
