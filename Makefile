@@ -56,7 +56,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB) tests/unit/testutil.h
 unit: $(UNIT_BIN)
 	@tests/run-unit.sh $(UNIT_BIN)
 
+# The stand-in's own tests first: the daemon's tests trust its checks.
 integration: $(BIN)
+	@/usr/bin/python3 tests/standin/test_standin.py
 	@CXB_BIN=$(abspath $(BIN)) tests/run-integration.sh
 
 # Suites run one after the other even under -j: integration starts daemons.

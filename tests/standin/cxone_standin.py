@@ -382,7 +382,8 @@ def main(argv=None):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="serve", daemon=True)
     thread.start()
     if cfg.port_file:
         tmp = "%s.tmp.%d" % (cfg.port_file, os.getpid())

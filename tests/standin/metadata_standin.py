@@ -469,7 +469,8 @@ def main(argv=None):
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    thread = threading.Thread(target=server.serve_forever, name="serve", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              name="serve", daemon=True)
     thread.start()
     if cfg.port_file:
         aws_standin.write_port_file(cfg.port_file, server.server_address[1])
