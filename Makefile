@@ -160,14 +160,14 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build-fuzz
 FUZZ_NAMES   := config event schema rfc3339 auth sigv4 awsproto sqsproto \
-                creds sts cxone awsskew
+                creds sts cxone awsskew jsonparse
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g $(FUZZ_SAN)
 FUZZ_SCHEMA  := $(abspath conf/schemas/cxone-routing-event.json)
 # The modules each target links.
 FUZZ_MODS_config   := config log
-FUZZ_MODS_event    := event entry jsonmem jsonscan rfc3339 schema awsproto
+FUZZ_MODS_event    := event entry jsonmem jsonparse jsonscan rfc3339 schema awsproto
 FUZZ_MODS_schema   := schema rfc3339
 FUZZ_MODS_rfc3339  := rfc3339
 FUZZ_MODS_auth     := auth log
@@ -178,6 +178,7 @@ FUZZ_MODS_creds    := credfetch awsenv creds rfc3339
 FUZZ_MODS_sts      := credsts credfetch awsenv creds sigv4 xmlscan rfc3339
 FUZZ_MODS_cxone    := cxone log
 FUZZ_MODS_awsskew  := awsskew awsproto entry stats metrics log
+FUZZ_MODS_jsonparse := jsonparse jsonscan
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 .PHONY: fuzz fuzz-build fuzz-smoke

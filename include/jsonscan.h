@@ -35,4 +35,11 @@ struct jsonscan_error {
 int jsonscan_check(const char *buf, size_t len, unsigned max_depth,
         struct jsonscan_error *err);
 
+/*
+ * Length (2-4) of the well-formed UTF-8 sequence that starts at p[0], a byte
+ * >= 0x80 with avail bytes readable from p; 0 if it is not one (the rules
+ * above).  Shared with jsonparse, which checks strings as it goes.
+ */
+size_t jsonscan_utf8_len(const unsigned char *p, size_t avail);
+
 #endif

@@ -9,8 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "entry.h"
-#include "jsonmem.h"
-#include "jsonscan.h"
+#include "jsonparse.h"
 #include "rfc3339.h"
 #include "schema.h"
 
@@ -96,31 +95,22 @@ static int
 event_parse(const struct event_config *cfg, const char *body, size_t len,
     json_t **root, struct event_error *err)
 {
-	struct jsonscan_error scan;
+	struct jsonparse_error perr;
 	struct schema_error serr;
-	json_error_t jerr;
-
 	char msg[256];
 
-	if (jsonscan_check(body, len, cfg->max_depth, &scan) != 0) {
-		snprintf(msg, sizeof(msg), "body is %s at byte %zu",
-		    scan.kind == JSONSCAN_TOO_DEEP ? "nested too deep" :
-		    scan.kind == JSONSCAN_NUL ? "not JSON (a NUL byte)" :
-		    "not valid UTF-8", scan.offset);
-		return event_fail(err, 400, "schema", "", msg);
-	}
-	jsonmem_clear();
-	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	/* Even a parse that "succeeded" may have lost a string to it. */
-	if (jsonmem_failed() ||
-	    (*root == NULL && json_error_code(&jerr) == json_error_out_of_memory))
+	*root = jsonparse(body, len, cfg->max_depth, &perr);
+	if (*root == NULL && perr.kind == JSONPARSE_NOMEM)
 		return event_fail(err, 503, "internal", "", "out of memory");
 	if (*root == NULL) {
-		snprintf(msg, sizeof(msg), "not JSON: %s", jerr.text);
+		snprintf(msg, sizeof(msg), "%s: %s at byte %zu",
+		    perr.kind == JSONPARSE_TOO_DEEP ? "body is nested too deep" :
+		    perr.kind == JSONPARSE_BAD_UTF8 ? "body is not valid UTF-8" :
+		    "not JSON", perr.what, perr.offset);
 		return event_fail(err, 400, "schema", "", msg);
 	}
 	if (!json_is_object(*root))
-		return event_fail(err, 400, "schema", "", 
+		return event_fail(err, 400, "schema", "",
 		    "the event must be a JSON object");
 	if (cfg->schema != NULL && schema_validate(cfg->schema, *root, &serr) != 0) {
 		event_fail(err, 400, "schema", serr.pointer, serr.message);

@@ -16,13 +16,12 @@ jsonscan_fail(struct jsonscan_error *err, enum jsonscan_kind kind,
 }
 
 /*
- * Length of the well-formed UTF-8 sequence that starts at p[0] (a byte >=
- * 0x80), or 0.  The allowed range of the second byte depends on the lead
+ * The allowed range of the second byte depends on the lead
  * byte; that one table-free check is what excludes overlong forms (E0, F0),
  * surrogates (ED) and code points above U+10FFFF (F4), per RFC 3629's ABNF.
  */
-static size_t
-jsonscan_utf8_seq(const unsigned char *p, size_t avail)
+size_t
+jsonscan_utf8_len(const unsigned char *p, size_t avail)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
 	size_t n;
@@ -64,7 +63,7 @@ jsonscan_check(const char *buf, size_t len, unsigned max_depth,
 		unsigned char c = p[i];
 
 		if (c >= 0x80) {
-			size_t n = jsonscan_utf8_seq(p + i, len - i);
+			size_t n = jsonscan_utf8_len(p + i, len - i);
 			if (n == 0)
 				return jsonscan_fail(err, JSONSCAN_BAD_UTF8, i);
 			/* A non-ASCII byte after a backslash is bad JSON,
