@@ -17,9 +17,10 @@ BENCH_BINS := $(BENCH_DIR)/sink $(BENCH_DIR)/sigv4_bench $(BENCH_DIR)/dedupe_ben
 bench-tools: $(BIN) $(BENCH_BINS)
 
 # The sink stands alone: it links none of the daemon's modules.
-$(BENCH_DIR)/sink: bench/sink.c
+# The sink borrows jsonscan's UTF-8 rule from the daemon's archive.
+$(BENCH_DIR)/sink: bench/sink.c $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LDFLAGS) $(BENCH_LIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDFLAGS) $(BENCH_LIBS)
 
 $(BENCH_DIR)/%_bench: bench/%_bench.c $(LIB)
 	@mkdir -p $(@D)

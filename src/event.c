@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "entry.h"
+#include "jsonmem.h"
 #include "jsonparse.h"
 #include "rfc3339.h"
 #include "schema.h"
@@ -99,7 +100,11 @@ event_parse(const struct event_config *cfg, const char *body, size_t len,
 	struct schema_error serr;
 	char msg[256];
 
+	/* event_build frees the tree before it returns, on this thread: the
+	 * rule of jsonmem's arena. */
+	jsonmem_arena_begin();
 	*root = jsonparse(body, len, cfg->max_depth, &perr);
+	jsonmem_arena_end();
 	if (*root == NULL && perr.kind == JSONPARSE_NOMEM)
 		return event_fail(err, 503, "internal", "", "out of memory");
 	if (*root == NULL) {
