@@ -11,11 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
+#include "digest.h"
 #include "log.h"
 
 #define AUTH_DIGEST_LEN   32          /* SHA-256 and HMAC-SHA256 output */
@@ -39,12 +38,9 @@ struct auth {
 	enum auth_mode     mode;
 	unsigned           tolerance_s;
 	size_t             n;
-	EVP_MAC           *mac;        /* hmac mode; shared read-only */
 	struct auth_secret secrets[AUTH_MAX_SECRETS];
 };
 
-/* OSSL_PARAM wants a non-const string. */
-static char auth_sha256_name[] = "SHA256";
 
 static void auth_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -139,7 +135,7 @@ auth_token68(const char *s, size_t len)
 static int
 auth_sha256(const void *data, size_t len, unsigned char out[AUTH_DIGEST_LEN])
 {
-	return EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	return digest_sha256(data, len, out);
 }
 
 /* Compares against every stored digest, never stopping early. */
@@ -411,12 +407,14 @@ auth_new(enum auth_mode mode, const char *secret_file, unsigned hmac_tolerance_s
 	if (mode == AUTH_NONE)
 		return a;
 	if (mode == AUTH_HMAC_SHA256) {
-		a->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-		if (a->mac == NULL) {
+		EVP_MAC_CTX *probe = digest_hmac_sha256_new();
+
+		if (probe == NULL) {
 			auth_err(err, errlen, "%s: HMAC is not available in OpenSSL",
 			    secret_file);
 			goto fail;
 		}
+		EVP_MAC_CTX_free(probe);
 	}
 	if (auth_load(a, secret_file, err, errlen) == -1)
 		goto fail;
@@ -431,7 +429,6 @@ auth_free(struct auth *a)
 {
 	if (a == NULL)
 		return;
-	EVP_MAC_free(a->mac);
 	OPENSSL_cleanse(a, sizeof(*a));
 	free(a);
 }
@@ -617,14 +614,10 @@ static int
 auth_hmac_one(EVP_MAC_CTX *ctx, const struct auth_secret *s,
     const struct auth_request *r, size_t id_len, unsigned char out[AUTH_DIGEST_LEN])
 {
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-		    auth_sha256_name, 0),
-		OSSL_PARAM_construct_end(),
-	};
 	size_t outl = 0;
 
-	if (EVP_MAC_init(ctx, s->key, s->key_len, params) != 1 ||
+	/* The context's digest is SHA-256 already (digest_hmac_sha256_new). */
+	if (EVP_MAC_init(ctx, s->key, s->key_len, NULL) != 1 ||
 	    EVP_MAC_update(ctx, (const unsigned char *)r->webhook_id, id_len) != 1 ||
 	    EVP_MAC_update(ctx, (const unsigned char *)".", 1) != 1 ||
 	    EVP_MAC_update(ctx, (const unsigned char *)r->webhook_timestamp,
@@ -646,7 +639,7 @@ auth_verify_hmac(const struct auth *a, const struct auth_request *r,
     size_t id_len, unsigned char sigs[][AUTH_DIGEST_LEN], size_t nsig)
 {
 	unsigned char mac[AUTH_DIGEST_LEN];
-	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(a->mac);
+	EVP_MAC_CTX *ctx = digest_hmac_sha256_new();
 	int match = 0;
 
 	if (ctx == NULL) {

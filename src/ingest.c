@@ -2,7 +2,6 @@
 #include "ingest.h"
 
 #include <jansson.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "digest.h"
 #include "entry.h"
 #include "log.h"
 #include "order.h"
@@ -373,15 +373,20 @@ ingest_submit(struct ingest *ing, const struct ingest_request *req,
 static void
 ingest_audit(const struct entry *e, const char *outcome, double latency_s)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	unsigned char md[DIGEST_SHA256_LEN];
+	char hex[2 * DIGEST_SHA256_LEN + 1];
 	json_t *o;
 
 	if (!log_enabled(LOGL_INFO))
 		return;
-	SHA256((const unsigned char *)e->detail, strlen(e->detail), md);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex[0] = '\0';
+	if (digest_sha256(e->detail, strlen(e->detail), md) == 0) {
+		for (size_t i = 0; i < sizeof(md); i++) {
+			hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+			hex[2 * i + 1] = "0123456789abcdef"[md[i] & 0x0f];
+		}
+		hex[2 * sizeof(md)] = '\0';
+	}
 	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:f,s:s}", "msg", "event",
 	    "id", e->event_id, "eventType", e->event_type, "outcome", outcome,
 	    "destination", e->dest == DEST_EVENTBRIDGE ? "eventbridge" :

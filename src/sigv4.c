@@ -9,11 +9,11 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "digest.h"
 
 #define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
-#define SIGV4_HASH_LEN  32
+#define SIGV4_HASH_LEN  DIGEST_SHA256_LEN
 #define SIGV4_HEX_LEN   ((size_t)2 * SIGV4_HASH_LEN)
 
 struct sigv4_signer {
@@ -111,26 +111,14 @@ sigv4_hex(const unsigned char *in, size_t len, char *out)
 static int
 sigv4_sha256(const void *data, size_t len, unsigned char out[SIGV4_HASH_LEN])
 {
-	unsigned int n = 0;
-
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 ||
-	    n != SIGV4_HASH_LEN)
-		return -1;
-	return 0;
+	return digest_sha256(data, len, out);
 }
 
 static int
 sigv4_hmac(const void *key, size_t keylen, const char *msg, size_t msglen,
     unsigned char out[SIGV4_HASH_LEN])
 {
-	unsigned int n = 0;
-
-	if (keylen > INT32_MAX)
-		return -1;
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)msg,
-	    msglen, out, &n) == NULL || n != SIGV4_HASH_LEN)
-		return -1;
-	return 0;
+	return digest_hmac_sha256(key, keylen, msg, msglen, out);
 }
 
 /* Makes room for n more bytes and a NUL, never past the cap. */
