@@ -167,17 +167,17 @@ FUZZ_CFLAGS  := -std=c11 $(WARN) -O1 -g $(FUZZ_SAN)
 FUZZ_SCHEMA  := $(abspath conf/schemas/cxone-routing-event.json)
 # The modules each target links.
 FUZZ_MODS_config   := config log
-FUZZ_MODS_event    := event entry jsonmem jsonparse jsonscan rfc3339 schema awsproto
+FUZZ_MODS_event    := event entry jsonmem jsonparse jsonscan rfc3339 schema awsproto jw
 FUZZ_MODS_schema   := schema rfc3339
 FUZZ_MODS_rfc3339  := rfc3339
 FUZZ_MODS_auth     := auth log digest
 FUZZ_MODS_sigv4    := sigv4 digest
-FUZZ_MODS_awsproto := awsproto entry jsonscan
-FUZZ_MODS_sqsproto := sqsproto awsproto entry jsonscan rfc3339
+FUZZ_MODS_awsproto := awsproto entry jsonscan jw
+FUZZ_MODS_sqsproto := sqsproto awsproto entry jsonscan rfc3339 jw
 FUZZ_MODS_creds    := credfetch awsenv creds rfc3339
 FUZZ_MODS_sts      := credsts credfetch awsenv creds sigv4 digest xmlscan rfc3339
 FUZZ_MODS_cxone    := cxone log
-FUZZ_MODS_awsskew  := awsskew awsproto entry stats metrics log
+FUZZ_MODS_awsskew  := awsskew awsproto entry stats metrics log jw
 FUZZ_MODS_jsonparse := jsonparse jsonscan
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -8,245 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-/*
- * A growable output buffer capped at AWSPROTO_MAX_BODY.  Once err is set
- * every write is a no-op, so builders check once at the end.
- */
-struct jw {
-	char   *buf;
-	size_t  len;
-	size_t  cap;
-	int     err;
-};
-
-static int
-jw_reserve(struct jw *w, size_t extra)
-{
-	size_t want, cap;
-	char *p;
-
-	if (w->err)
-		return -1;
-	if (extra >= AWSPROTO_MAX_BODY - w->len) {
-		w->err = 1;
-		return -1;
-	}
-	want = w->len + extra + 1;
-	if (want <= w->cap)
-		return 0;
-	cap = w->cap == 0 ? 1024 : w->cap;
-	while (cap < want)
-		cap *= 2;
-	if (cap > AWSPROTO_MAX_BODY)
-		cap = AWSPROTO_MAX_BODY;
-	p = realloc(w->buf, cap);
-	if (p == NULL) {
-		w->err = 1;
-		return -1;
-	}
-	w->buf = p;
-	w->cap = cap;
-	return 0;
-}
-
-static void
-jw_raw(struct jw *w, const char *s, size_t n)
-{
-	if (jw_reserve(w, n) != 0)
-		return;
-	memcpy(w->buf + w->len, s, n);
-	w->len += n;
-	w->buf[w->len] = '\0';
-}
-
-static void
-jw_lit(struct jw *w, const char *s)
-{
-	jw_raw(w, s, strlen(s));
-}
-
-/* Hands the text to the caller, or frees it if any write failed. */
-static char *
-jw_finish(struct jw *w, size_t *len)
-{
-	if (w->err || w->buf == NULL) {
-		free(w->buf);
-		return NULL;
-	}
-	if (len != NULL)
-		*len = w->len;
-	return w->buf;
-}
-
-/*
- * Length of the well-formed UTF-8 sequence at p (left bytes available) and
- * its code point, or 0 if the bytes there are not well-formed UTF-8.
- */
-static size_t
-utf8_seq(const unsigned char *p, size_t left, uint32_t *cp)
-{
-	uint32_t c = p[0], min;
-	size_t n;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	c &= 0x7fu >> n;    /* payload bits of the lead byte */
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/*
- * U+FFFE and U+FFFF are valid UTF-8 but SQS refuses them in a message, and
- * a PutEvents body may end up in one, so they are always written escaped.
- */
-static int
-json_plain(uint32_t cp)
-{
-	return cp >= 0x20 && cp != '"' && cp != '\\' && cp != 0xfffe &&
-	    cp != 0xffff;
-}
-
-static void
-jw_escape(struct jw *w, uint32_t cp)
-{
-	char buf[8];
-
-	switch (cp) {
-	case '"':  jw_lit(w, "\\\""); return;
-	case '\\': jw_lit(w, "\\\\"); return;
-	case '\n': jw_lit(w, "\\n"); return;
-	case '\r': jw_lit(w, "\\r"); return;
-	case '\t': jw_lit(w, "\\t"); return;
-	case '\b': jw_lit(w, "\\b"); return;
-	case '\f': jw_lit(w, "\\f"); return;
-	default:
-		snprintf(buf, sizeof(buf), "\\u%04x", (unsigned)cp);
-		jw_lit(w, buf);
-	}
-}
-
-/* A JSON string; bytes that are not UTF-8 become U+FFFD so the output
- * always is. */
-static void
-jw_strn(struct jw *w, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, start = 0, k;
-	uint32_t cp = 0;
-
-	jw_raw(w, "\"", 1);
-	while (i < n) {
-		/* Plain ASCII, nearly all of a Detail, needs no decoding. */
-		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
-			i++;
-			continue;
-		}
-		k = utf8_seq(p + i, n - i, &cp);
-		if (k != 0 && json_plain(cp)) {
-			i += k;
-			continue;
-		}
-		jw_raw(w, s + start, i - start);
-		if (k == 0)
-			jw_lit(w, "\xef\xbf\xbd");
-		else
-			jw_escape(w, cp);
-		i += k == 0 ? 1 : k;
-		start = i;
-	}
-	jw_raw(w, s + start, i - start);
-	jw_raw(w, "\"", 1);
-}
-
-static void
-jw_str(struct jw *w, const char *s)
-{
-	jw_strn(w, s, strlen(s));
-}
-
-static void
-jw_key(struct jw *w, int *first, const char *key)
-{
-	if (!*first)
-		jw_raw(w, ",", 1);
-	*first = 0;
-	jw_str(w, key);
-	jw_raw(w, ":", 1);
-}
-
-/* A string member, left out when the value is NULL. */
-static void
-jw_member(struct jw *w, int *first, const char *key, const char *val)
-{
-	if (val == NULL)
-		return;
-	jw_key(w, first, key);
-	jw_str(w, val);
-}
-
-/*
- * Copies JSON text that jansson has accepted, dropping whitespace outside
- * strings.  The text is kept as written rather than re-serialized so that
- * numbers keep their exact digits.
- */
-static void
-jw_compact(struct jw *w, const char *text)
-{
-	const char *p = text, *start = text;
-	int in_str = 0;
-
-	for (; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (!in_str) {
-			if (c == '"')
-				in_str = 1;
-			if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-				jw_raw(w, start, (size_t)(p - start));
-				start = p + 1;
-			}
-			continue;
-		}
-		if (c == '\\') {
-			p++;    /* the escaped character cannot end the string */
-			if (*p == '\0')
-				break;
-		} else if (c == '"') {
-			in_str = 0;
-		} else if (c == 0xef && (unsigned char)p[1] == 0xbf &&
-		    ((unsigned char)p[2] & 0xfe) == 0xbe) {
-			/* U+FFFE/U+FFFF: see json_plain */
-			jw_raw(w, start, (size_t)(p - start));
-			jw_lit(w, (unsigned char)p[2] == 0xbe ? "\\ufffe" : "\\uffff");
-			p += 2;
-			start = p + 1;
-		}
-	}
-	jw_raw(w, start, (size_t)(p - start));
-}
+#include "jw.h"
 
 char *
 awsproto_time_epoch(int64_t ms, char *buf, size_t size)
@@ -289,7 +51,7 @@ awsproto_time_rfc3339(int64_t ms, char *buf, size_t size)
 
 /* An RFC 3339 member; null when the time cannot be written as one. */
 static void
-jw_time_member(struct jw *w, int *first, const char *key, int64_t ms)
+putevents_time_member(struct jw *w, int *first, const char *key, int64_t ms)
 {
 	char ts[64];
 
@@ -301,7 +63,7 @@ jw_time_member(struct jw *w, int *first, const char *key, int64_t ms)
 }
 
 static void
-jw_resources(struct jw *w, int *first, const struct entry *e)
+putevents_resources(struct jw *w, int *first, const struct entry *e)
 {
 	if (e->n_resources == 0 || e->resources == NULL)
 		return;
@@ -328,7 +90,7 @@ putevents_entry(struct jw *w, const struct entry *e)
 	jw_member(w, &first, "EventBusName", e->bus);
 	jw_key(w, &first, "Time");
 	jw_lit(w, awsproto_time_epoch(e->time_ms, t, sizeof(t)));
-	jw_resources(w, &first, e);
+	putevents_resources(w, &first, e);
 	jw_member(w, &first, "TraceHeader", e->trace_header);
 	jw_raw(w, "}", 1);
 }
@@ -336,10 +98,11 @@ putevents_entry(struct jw *w, const struct entry *e)
 char *
 putevents_body(struct entry *const *entries, size_t n, size_t *len)
 {
-	struct jw w = { 0 };
+	struct jw w;
 
 	if (n == 0 || n > AWSPROTO_MAX_ENTRIES)
 		return NULL;
+	jw_init(&w, AWSPROTO_MAX_BODY);
 	jw_lit(&w, "{\"Entries\":[");
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
@@ -363,7 +126,7 @@ json_object_text(struct jw *w, const char *text)
 
 	v = json_loads(text, JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &err);
 	if (v == NULL && json_error_code(&err) == json_error_out_of_memory)
-		w->err = 1;
+		jw_fail(w);
 	ok = json_is_object(v);
 	json_decref(v);
 	return ok;
@@ -405,15 +168,15 @@ envelope_write(struct jw *w, const struct entry *e)
 	jw_key(w, &first, "attempts");
 	snprintf(num, sizeof(num), "%u", e->attempts);
 	jw_lit(w, num);
-	jw_time_member(w, &first, "receivedAt", e->received_ms);
+	putevents_time_member(w, &first, "receivedAt", e->received_ms);
 
 	jw_key(w, &first, "entry");
 	jw_raw(w, "{", 1);
 	jw_member(w, &sub, "Source", e->source);
 	jw_member(w, &sub, "DetailType", e->detail_type);
 	jw_member(w, &sub, "EventBusName", e->bus);
-	jw_time_member(w, &sub, "Time", e->time_ms);
-	jw_resources(w, &sub, e);
+	putevents_time_member(w, &sub, "Time", e->time_ms);
+	putevents_resources(w, &sub, e);
 	jw_raw(w, "}", 1);
 
 	envelope_event(w, &first, e);
@@ -423,8 +186,9 @@ envelope_write(struct jw *w, const struct entry *e)
 char *
 dlq_envelope(const struct entry *e, size_t *len)
 {
-	struct jw w = { 0 };
+	struct jw w;
 
+	jw_init(&w, AWSPROTO_MAX_BODY);
 	envelope_write(&w, e);
 	return jw_finish(&w, len);
 }
@@ -451,7 +215,7 @@ sqs_attr_value(const char *s, char *buf)
 	uint32_t cp = 0;
 
 	while (i < n) {
-		k = utf8_seq(p + i, n - i, &cp);
+		k = jw_utf8_decode(p + i, n - i, &cp);
 		if (k == 0 || !sqs_char_ok(cp)) {
 			if (out + 3 > AWSPROTO_MAX_ATTR)
 				break;
@@ -507,7 +271,7 @@ sqs_entry(struct jw *w, size_t i, const struct entry *e)
 
 	env = dlq_envelope(e, &elen);
 	if (env == NULL) {
-		w->err = 1;
+		jw_fail(w);
 		return;
 	}
 	snprintf(id, sizeof(id), "%zu", i);
@@ -530,10 +294,11 @@ char *
 sqs_batch_body(const char *queue_url, struct entry *const *entries,
     size_t n, size_t *len)
 {
-	struct jw w = { 0 };
+	struct jw w;
 
 	if (queue_url == NULL || n == 0 || n > AWSPROTO_MAX_ENTRIES)
 		return NULL;
+	jw_init(&w, AWSPROTO_MAX_BODY);
 	jw_lit(&w, "{\"QueueUrl\":");
 	jw_str(&w, queue_url);
 	jw_lit(&w, ",\"Entries\":[");

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "digest.h"
 #include "entry.h"
+#include "jw.h"
 #include "log.h"
 #include "order.h"
 #include "queue.h"
@@ -92,63 +93,101 @@ ingest_draining(const struct ingest *ing)
 	return atomic_load(&((struct ingest *)ing)->draining);
 }
 
-/* Serializes obj (consumed) into the answer's fixed buffer. */
+/* Starts an answer's JSON object in its fixed buffer. */
 static void
-ingest_answer_json(struct ingest_answer *a, int status, json_t *obj,
+ingest_answer_begin(struct ingest_answer *a, struct jw *w)
+{
+	jw_init_fixed(w, a->body, sizeof(a->body));
+	jw_raw(w, "{", 1);
+}
+
+/* Closes the object; one that did not fit (only an absurd message can
+ * overflow the buffer) becomes a 503 "try again". */
+static void
+ingest_answer_end(struct ingest_answer *a, struct jw *w, int status,
     unsigned retry_after_s)
 {
-	size_t n = obj == NULL ? 0 :
-	    json_dumpb(obj, a->body, sizeof(a->body), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	static const char fallback[] =
+	    "{\"error\":\"internal\",\"message\":\"try again\"}";
 
-	json_decref(obj);
+	jw_raw(w, "}", 1);
 	a->status = status;
 	a->retry_after_s = retry_after_s;
-	if (n == 0 || n > sizeof(a->body)) {
-		/* Only an allocation failure or an absurd message gets here. */
+	if (jw_finish(w, &a->body_len) == NULL) {
 		a->status = 503;
 		a->retry_after_s = 1;
-		n = (size_t)snprintf(a->body, sizeof(a->body),
-		    "{\"error\":\"internal\",\"message\":\"try again\"}");
+		memcpy(a->body, fallback, sizeof(fallback));
+		a->body_len = sizeof(fallback) - 1;
 	}
-	a->body_len = n;
 }
 
 void
 ingest_answer_error(struct ingest_answer *a, int status, const char *code,
     const char *message, unsigned retry_after_s)
 {
-	ingest_answer_json(a, status, json_pack("{s:s,s:s}", "error", code,
-	    "message", message), retry_after_s);
+	struct jw w;
+	int first = 1;
+
+	ingest_answer_begin(a, &w);
+	jw_member(&w, &first, "error", code);
+	jw_member(&w, &first, "message", message);
+	ingest_answer_end(a, &w, status, retry_after_s);
 }
 
 static void
 ingest_answer_event_error(const struct ingest *ing, struct ingest_answer *a,
     const struct event_error *err)
 {
-	json_t *o = json_pack("{s:s,s:s}", "error", err->error, "message",
-	    err->message);
+	struct jw w;
+	int first = 1;
 
-	if (o != NULL && err->pointer[0] != '\0')
-		json_object_set_new(o, "pointer", json_string(err->pointer));
-	if (o != NULL && err->rule[0] != '\0')
-		json_object_set_new(o, "rule", json_string(err->rule));
-	ingest_answer_json(a, err->status, o,
+	ingest_answer_begin(a, &w);
+	jw_member(&w, &first, "error", err->error);
+	jw_member(&w, &first, "message", err->message);
+	if (err->pointer[0] != '\0')
+		jw_member(&w, &first, "pointer", err->pointer);
+	if (err->rule[0] != '\0')
+		jw_member(&w, &first, "rule", err->rule);
+	ingest_answer_end(a, &w, err->status,
 	    err->status == 503 ? ing->cfg.retry_after_s : 0);
 }
 
 static void
 ingest_answer_accepted(struct ingest_answer *a, const struct entry *e)
 {
-	ingest_answer_json(a, 200, json_pack("{s:s,s:s,s:s}", "status",
-	    "accepted", "id", e->event_id, "destination",
-	    e->dest == DEST_EVENTBRIDGE ? "eventbridge" : "dlq"), 0);
+	struct jw w;
+	int first = 1;
+
+	ingest_answer_begin(a, &w);
+	jw_member(&w, &first, "status", "accepted");
+	jw_member(&w, &first, "id", e->event_id);
+	jw_member(&w, &first, "destination",
+	    e->dest == DEST_EVENTBRIDGE ? "eventbridge" : "dlq");
+	ingest_answer_end(a, &w, 200, 0);
 }
 
 static void
 ingest_answer_duplicate(struct ingest_answer *a, const char *id)
 {
-	ingest_answer_json(a, 200, json_pack("{s:s,s:s}", "status",
-	    "duplicate", "id", id), 0);
+	struct jw w;
+	int first = 1;
+
+	ingest_answer_begin(a, &w);
+	jw_member(&w, &first, "status", "duplicate");
+	jw_member(&w, &first, "id", id);
+	ingest_answer_end(a, &w, 200, 0);
+}
+
+/* Nothing else is said: no hint which part was wrong. */
+static void
+ingest_answer_unauthorized(struct ingest_answer *a)
+{
+	struct jw w;
+	int first = 1;
+
+	ingest_answer_begin(a, &w);
+	jw_member(&w, &first, "error", "unauthorized");
+	ingest_answer_end(a, &w, 401, 0);
 }
 
 static void
@@ -193,8 +232,7 @@ ingest_authenticate(struct ingest *ing, const struct ingest_request *req,
 	stats_rejected(ing->stats, "unauthorized");
 	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:s}", "msg", "event",
 	    "outcome", "unauthorized", "reason", auth_result_name(r)));
-	/* Nothing else is said: no hint which part was wrong. */
-	ingest_answer_json(a, 401, json_pack("{s:s}", "error", "unauthorized"), 0);
+	ingest_answer_unauthorized(a);
 	return -1;
 }
 

@@ -1,0 +1,252 @@
+/* jw.c - JSON text written into a buffer with a hard size cap. */
+#include "jw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+jw_init(struct jw *w, size_t max)
+{
+	memset(w, 0, sizeof(*w));
+	w->max = max;
+}
+
+void
+jw_init_fixed(struct jw *w, char *buf, size_t size)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = size;
+	w->max = size;
+	w->fixed = true;
+	buf[0] = '\0';
+}
+
+void
+jw_fail(struct jw *w)
+{
+	w->err = true;
+}
+
+/* Room for extra more bytes and the NUL, within max. */
+static int
+jw_reserve(struct jw *w, size_t extra)
+{
+	size_t want, cap;
+	char *p;
+
+	if (w->err)
+		return -1;
+	if (extra >= w->max - w->len) {
+		w->err = true;
+		return -1;
+	}
+	want = w->len + extra + 1;
+	if (want <= w->cap)
+		return 0;
+	if (w->fixed) {
+		w->err = true;
+		return -1;
+	}
+	cap = w->cap == 0 ? 1024 : w->cap;
+	while (cap < want)
+		cap *= 2;
+	if (cap > w->max)
+		cap = w->max;
+	p = realloc(w->buf, cap);
+	if (p == NULL) {
+		w->err = true;
+		return -1;
+	}
+	w->buf = p;
+	w->cap = cap;
+	return 0;
+}
+
+void
+jw_raw(struct jw *w, const char *s, size_t n)
+{
+	if (jw_reserve(w, n) != 0)
+		return;
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+	w->buf[w->len] = '\0';
+}
+
+void
+jw_lit(struct jw *w, const char *s)
+{
+	jw_raw(w, s, strlen(s));
+}
+
+char *
+jw_finish(struct jw *w, size_t *len)
+{
+	if (w->err || w->buf == NULL) {
+		if (!w->fixed)
+			free(w->buf);
+		return NULL;
+	}
+	if (len != NULL)
+		*len = w->len;
+	return w->buf;
+}
+
+size_t
+jw_utf8_decode(const unsigned char *p, size_t left, uint32_t *cp)
+{
+	uint32_t c = p[0], min;
+	size_t n;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		min = 0x10000;
+	} else {
+		return 0;
+	}
+	c &= 0x7fu >> n;    /* payload bits of the lead byte */
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/*
+ * U+FFFE and U+FFFF are valid UTF-8 but SQS refuses them in a message, and
+ * a PutEvents body may end up in one, so they are always written escaped.
+ */
+static int
+json_plain(uint32_t cp)
+{
+	return cp >= 0x20 && cp != '"' && cp != '\\' && cp != 0xfffe &&
+	    cp != 0xffff;
+}
+
+static void
+jw_escape(struct jw *w, uint32_t cp)
+{
+	char buf[8];
+
+	switch (cp) {
+	case '"':  jw_lit(w, "\\\""); return;
+	case '\\': jw_lit(w, "\\\\"); return;
+	case '\n': jw_lit(w, "\\n"); return;
+	case '\r': jw_lit(w, "\\r"); return;
+	case '\t': jw_lit(w, "\\t"); return;
+	case '\b': jw_lit(w, "\\b"); return;
+	case '\f': jw_lit(w, "\\f"); return;
+	default:
+		snprintf(buf, sizeof(buf), "\\u%04x", (unsigned)cp);
+		jw_lit(w, buf);
+	}
+}
+
+void
+jw_strn(struct jw *w, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, k;
+	uint32_t cp = 0;
+
+	jw_raw(w, "\"", 1);
+	while (i < n) {
+		/* Plain ASCII, nearly all of a Detail, needs no decoding. */
+		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
+			i++;
+			continue;
+		}
+		k = jw_utf8_decode(p + i, n - i, &cp);
+		if (k != 0 && json_plain(cp)) {
+			i += k;
+			continue;
+		}
+		jw_raw(w, s + start, i - start);
+		if (k == 0)
+			jw_lit(w, "\xef\xbf\xbd");
+		else
+			jw_escape(w, cp);
+		i += k == 0 ? 1 : k;
+		start = i;
+	}
+	jw_raw(w, s + start, i - start);
+	jw_raw(w, "\"", 1);
+}
+
+void
+jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, s, strlen(s));
+}
+
+void
+jw_key(struct jw *w, int *first, const char *key)
+{
+	if (!*first)
+		jw_raw(w, ",", 1);
+	*first = 0;
+	jw_str(w, key);
+	jw_raw(w, ":", 1);
+}
+
+void
+jw_member(struct jw *w, int *first, const char *key, const char *val)
+{
+	if (val == NULL)
+		return;
+	jw_key(w, first, key);
+	jw_str(w, val);
+}
+
+void
+jw_compact(struct jw *w, const char *text)
+{
+	const char *p = text, *start = text;
+	int in_str = 0;
+
+	for (; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (!in_str) {
+			if (c == '"')
+				in_str = 1;
+			if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+				jw_raw(w, start, (size_t)(p - start));
+				start = p + 1;
+			}
+			continue;
+		}
+		if (c == '\\') {
+			p++;    /* the escaped character cannot end the string */
+			if (*p == '\0')
+				break;
+		} else if (c == '"') {
+			in_str = 0;
+		} else if (c == 0xef && (unsigned char)p[1] == 0xbf &&
+		    ((unsigned char)p[2] & 0xfe) == 0xbe) {
+			/* U+FFFE/U+FFFF: see json_plain */
+			jw_raw(w, start, (size_t)(p - start));
+			jw_lit(w, (unsigned char)p[2] == 0xbe ? "\\ufffe" : "\\uffff");
+			p += 2;
+			start = p + 1;
+		}
+	}
+	jw_raw(w, start, (size_t)(p - start));
+}
