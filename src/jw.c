@@ -1,6 +1,7 @@
 /* jw.c - JSON text written into a buffer with a hard size cap. */
 #include "jw.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,54 +141,117 @@ json_plain(uint32_t cp)
 	    cp != 0xffff;
 }
 
-static void
-jw_escape(struct jw *w, uint32_t cp)
+/* The escape of a character json_plain refuses, written at o: its length,
+ * at most 6 (\u00XX, \uFFFE). */
+static size_t
+jw_escape_to(char *o, uint32_t cp)
 {
-	char buf[8];
+	static const char hex[] = "0123456789abcdef";
+	char c;
 
 	switch (cp) {
-	case '"':  jw_lit(w, "\\\""); return;
-	case '\\': jw_lit(w, "\\\\"); return;
-	case '\n': jw_lit(w, "\\n"); return;
-	case '\r': jw_lit(w, "\\r"); return;
-	case '\t': jw_lit(w, "\\t"); return;
-	case '\b': jw_lit(w, "\\b"); return;
-	case '\f': jw_lit(w, "\\f"); return;
+	case '"':  c = '"';  break;
+	case '\\': c = '\\'; break;
+	case '\n': c = 'n';  break;
+	case '\r': c = 'r';  break;
+	case '\t': c = 't';  break;
+	case '\b': c = 'b';  break;
+	case '\f': c = 'f';  break;
 	default:
-		snprintf(buf, sizeof(buf), "\\u%04x", (unsigned)cp);
-		jw_lit(w, buf);
+		o[0] = '\\';
+		o[1] = 'u';
+		o[2] = hex[(cp >> 12) & 0xf];
+		o[3] = hex[(cp >> 8) & 0xf];
+		o[4] = hex[(cp >> 4) & 0xf];
+		o[5] = hex[cp & 0xf];
+		return 6;
 	}
+	o[0] = '\\';
+	o[1] = c;
+	return 2;
+}
+
+static int
+jw_ascii_plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/*
+ * Writes the inside of the JSON string for n bytes at p to o (NULL: only
+ * counts) and returns how many bytes that is.  At most 6 per byte in: a
+ * control character becomes 6, a byte that is not UTF-8 3 (U+FFFD), the 3
+ * bytes of U+FFFE 6.
+ */
+static size_t
+jw_string_body(char *o, const unsigned char *p, size_t n)
+{
+	char esc[6];
+	size_t i = 0, out = 0, k, run;
+	uint32_t cp = 0;
+
+	while (i < n) {
+		unsigned char c = p[i];
+
+		/* Plain ASCII and the quotes of JSON text, nearly all of a
+		 * Detail, need no decoding and no call. */
+		if (jw_ascii_plain(c)) {
+			if (o != NULL)
+				o[out] = (char)c;
+			out++;
+			i++;
+			continue;
+		}
+		if (c == '"' || c == '\\') {
+			if (o != NULL) {
+				o[out] = '\\';
+				o[out + 1] = (char)c;
+			}
+			out += 2;
+			i++;
+			continue;
+		}
+		k = jw_utf8_decode(p + i, n - i, &cp);
+		if (k != 0 && json_plain(cp)) {
+			if (o != NULL)
+				memcpy(o + out, p + i, k);
+			out += k;
+			i += k;
+			continue;
+		}
+		run = k == 0 ? 3 : jw_escape_to(esc, cp);
+		if (o != NULL)
+			memcpy(o + out, k == 0 ? "\xef\xbf\xbd" : esc, run);
+		out += run;
+		i += k == 0 ? 1 : k;
+	}
+	return out;
 }
 
 void
 jw_strn(struct jw *w, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, start = 0, k;
-	uint32_t cp = 0;
+	bool was_err = w->err;
+	size_t need;
 
-	jw_raw(w, "\"", 1);
-	while (i < n) {
-		/* Plain ASCII, nearly all of a Detail, needs no decoding. */
-		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\') {
-			i++;
-			continue;
-		}
-		k = jw_utf8_decode(p + i, n - i, &cp);
-		if (k != 0 && json_plain(cp)) {
-			i += k;
-			continue;
-		}
-		jw_raw(w, s + start, i - start);
-		if (k == 0)
-			jw_lit(w, "\xef\xbf\xbd");
-		else
-			jw_escape(w, cp);
-		i += k == 0 ? 1 : k;
-		start = i;
+	/* One reservation for the worst case, then one pass.  Where a tight
+	 * cap (an answer's fixed buffer) refuses the worst case, the exact
+	 * size is counted first. */
+	if (n <= (SIZE_MAX - 2) / 6 && jw_reserve(w, n * 6 + 2) == 0) {
+		need = 0;
+	} else if (!was_err) {
+		w->err = false;
+		need = jw_string_body(NULL, p, n);
+		if (jw_reserve(w, need + 2) != 0)
+			return;
+	} else {
+		return;
 	}
-	jw_raw(w, s + start, i - start);
-	jw_raw(w, "\"", 1);
+	w->buf[w->len++] = '"';
+	w->len += jw_string_body(w->buf + w->len, p, n);
+	w->buf[w->len++] = '"';
+	w->buf[w->len] = '\0';
 }
 
 void

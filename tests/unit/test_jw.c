@@ -82,6 +82,38 @@ test_caps(void **state)
 	assert_null(jw_finish(&w, NULL));
 }
 
+/* A fixed buffer too small for a string's worst case (6 bytes out per
+ * byte in) still takes it when its real size fits: answers hold messages
+ * of a few hundred bytes in 1 KiB. */
+static void
+test_tight_buffer(void **state)
+{
+	char buf[1024], msg[400];
+	struct jw w;
+	int first = 1;
+	size_t len = 0;
+
+	(void)state;
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	msg[10] = '"';
+	jw_init_fixed(&w, buf, sizeof(buf));
+	jw_raw(&w, "{", 1);
+	jw_member(&w, &first, "message", msg);
+	jw_member(&w, &first, "pointer", "/a\x01" "b");
+	jw_raw(&w, "}", 1);
+	assert_non_null(jw_finish(&w, &len));
+	assert_int_equal(len, strlen(buf));
+	assert_int_equal(len, 1 + 10 + 400 + 1 + 1 + 10 + 12 + 1);
+	assert_non_null(strstr(buf, "mmm\\\"mmm"));
+	assert_non_null(strstr(buf, "\"pointer\":\"/a\\u0001b\"}"));
+	/* Its real size does not fit either: failed, and stays failed. */
+	jw_init_fixed(&w, buf, 300);
+	jw_str(&w, msg);
+	jw_lit(&w, "x");
+	assert_null(jw_finish(&w, NULL));
+}
+
 static void
 test_compact(void **state)
 {
@@ -121,6 +153,7 @@ main(void)
 		cmocka_unit_test(test_object_grows),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_tight_buffer),
 		cmocka_unit_test(test_compact),
 		cmocka_unit_test(test_utf8_decode),
 	};
