@@ -172,12 +172,12 @@ FUZZ_MODS_schema   := schema rfc3339
 FUZZ_MODS_rfc3339  := rfc3339
 FUZZ_MODS_auth     := auth log digest
 FUZZ_MODS_sigv4    := sigv4 digest
-FUZZ_MODS_awsproto := awsproto entry jsonscan jw
-FUZZ_MODS_sqsproto := sqsproto awsproto entry jsonscan rfc3339 jw
+FUZZ_MODS_awsproto := awsproto entry jsonmem jsonparse jsonscan jw
+FUZZ_MODS_sqsproto := sqsproto awsproto entry jsonmem jsonparse jsonscan rfc3339 jw
 FUZZ_MODS_creds    := credfetch awsenv creds rfc3339
 FUZZ_MODS_sts      := credsts credfetch awsenv creds sigv4 digest xmlscan rfc3339
 FUZZ_MODS_cxone    := cxone log
-FUZZ_MODS_awsskew  := awsskew awsproto entry stats metrics log jw
+FUZZ_MODS_awsskew  := awsskew awsproto entry jsonmem jsonparse jsonscan stats metrics log jw
 FUZZ_MODS_jsonparse := jsonparse jsonscan
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -23,6 +23,8 @@
 #define AWSPROTO_MAX_BODY     ((size_t)16 * 1024 * 1024)
 /* Responses longer than this are refused by the parsers. */
 #define AWSPROTO_MAX_RESPONSE ((size_t)1 * 1024 * 1024)
+/* AWS's JSON answers nest three or four levels; deeper is not an answer. */
+#define AWSPROTO_MAX_DEPTH    32
 /* The eventType message attribute is cut to this many bytes. */
 #define AWSPROTO_MAX_ATTR     256
 

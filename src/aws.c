@@ -11,12 +11,20 @@
 #include "log.h"
 #include "sigv4.h"
 
+/*
+ * Easy handles of finished calls kept for the next ones: making one per
+ * request cost more than the rest of curl's work on a PutEvents call.
+ */
+#define AWS_IDLE_EASY 16
+
 struct aws_client {
 	CURLM           *multi;
 	long             connect_timeout_ms;
 	long             request_timeout_ms;
 	struct aws_call *calls;      /* in flight */
 	int              n_calls;
+	CURL            *idle[AWS_IDLE_EASY];
+	int              n_idle;
 };
 
 int
@@ -108,7 +116,10 @@ aws_client_unlink(struct aws_client *c, struct aws_call *call)
 		call->next->prev = call->prev;
 	call->prev = call->next = NULL;
 	curl_multi_remove_handle(c->multi, call->easy);
-	curl_easy_cleanup(call->easy);
+	if (c->n_idle < AWS_IDLE_EASY)
+		c->idle[c->n_idle++] = call->easy;
+	else
+		curl_easy_cleanup(call->easy);
 	call->easy = NULL;
 	c->n_calls--;
 }
@@ -120,6 +131,8 @@ aws_client_free(struct aws_client *c)
 		return;
 	while (c->calls != NULL)
 		aws_client_unlink(c, c->calls);
+	while (c->n_idle > 0)
+		curl_easy_cleanup(c->idle[--c->n_idle]);
 	curl_multi_cleanup(c->multi);
 	free(c);
 }
@@ -228,32 +241,45 @@ out:
 	return rc;
 }
 
-static int
-aws_easy_setup(struct aws_client *c, struct aws_call *call)
+/* Options that are the same for every request. */
+static void
+aws_easy_defaults(CURL *e)
 {
-	CURL *e = curl_easy_init();
-
-	if (e == NULL)
-		return -1;
-	call->easy = e;
-	curl_easy_setopt(e, CURLOPT_URL, call->svc->url);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, aws_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, aws_header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+}
+
+/* An idle easy handle, or a new one, set up for this call. */
+static int
+aws_easy_setup(struct aws_client *c, struct aws_call *call)
+{
+	CURL *e;
+
+	if (c->n_idle > 0) {
+		e = c->idle[--c->n_idle];
+	} else {
+		e = curl_easy_init();
+		if (e == NULL)
+			return -1;
+		aws_easy_defaults(e);
+	}
+	call->easy = e;
+	curl_easy_setopt(e, CURLOPT_URL, call->svc->url);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, c->request_timeout_ms);
 	return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonmem.h"
+#include "jsonparse.h"
 #include "jw.h"
 
 char *
@@ -335,13 +337,22 @@ jstr(const json_t *obj, const char *key)
 	return json_string_value(json_object_get(obj, key));
 }
 
-/* Parses a response body we cap; NULL if too long or not JSON. */
+/*
+ * Parses a response body we cap; NULL if too long or not JSON (a duplicate
+ * key included: AWS never sends one).  Every caller frees the tree before
+ * it returns, on the calling thread, so it may come from jsonmem's arena.
+ */
 static json_t *
 response_load(const char *body, size_t len)
 {
+	json_t *root;
+
 	if (body == NULL || len > AWSPROTO_MAX_RESPONSE)
 		return NULL;
-	return json_loadb(body, len, 0, NULL);
+	jsonmem_arena_begin();
+	root = jsonparse(body, len, AWSPROTO_MAX_DEPTH, NULL);
+	jsonmem_arena_end();
+	return root;
 }
 
 /* Fills r from one PutEvents result entry. */
