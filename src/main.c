@@ -543,7 +543,9 @@ daemon_run(struct daemon *d)
 	log_json(LOGL_INFO, json_pack("{s:s,s:s,s:i,s:s}", "msg", "listening",
 	    "listen", d->listen_fd >= 0 ? "socket from systemd" : d->cfg->listen,
 	    "port", (int)http_port(d->http), "version", CXB_VERSION));
-	if (http_health_url(d->http, url, sizeof(url)) == 0)
+	/* Its curl handle is only worth holding when systemd watches us. */
+	if (watchdog_interval_ms() != 0 &&
+	    http_health_url(d->http, url, sizeof(url)) == 0)
 		d->watchdog = watchdog_new(url, WATCHDOG_TIMEOUT_MS);
 	sd_notifyf(0, "READY=1\nSTATUS=listening on port %u",
 	    (unsigned)http_port(d->http));
