@@ -22,7 +22,11 @@
 #define HTTP_DISCARD_MAX ((size_t)1024 * 1024)
 
 /* A connection keeps a body buffer up to this size for its next request. */
-#define HTTP_BODY_KEEP ((size_t)64 * 1024)
+#define HTTP_BODY_KEEP ((size_t)8 * 1024)
+
+/* The first buffer follows Content-Length up to this size; more is only
+ * allocated as the bytes arrive. */
+#define HTTP_BODY_TRUST ((size_t)64 * 1024)
 
 /* A body of unknown length starts with this much room. */
 #define HTTP_BODY_FIRST ((size_t)4096)
@@ -221,12 +225,12 @@ http_body_append(struct http *h, struct http_conn *c, const char *data,
 	if (c->len + n > c->cap) {
 		/* The declared length first (MHD holds the body to it), so a
 		 * small event fits one small block; a large declared length is
-		 * not trusted with more than HTTP_BODY_KEEP before it arrives. */
+		 * not trusted with more than HTTP_BODY_TRUST before it arrives. */
 		size_t cap = c->cap > 0 ? c->cap * 2 : c->expected > 0 ?
 		    c->expected : HTTP_BODY_FIRST;
 
-		if (c->cap == 0 && cap > HTTP_BODY_KEEP)
-			cap = HTTP_BODY_KEEP;
+		if (c->cap == 0 && cap > HTTP_BODY_TRUST)
+			cap = HTTP_BODY_TRUST;
 		char *p;
 		while (cap < c->len + n)
 			cap *= 2;

@@ -7,6 +7,7 @@ ordering and the full queue.  Each test starts its own stand-in and daemon
 """
 
 import calendar
+import http.client
 import json
 import os
 import re
@@ -546,6 +547,45 @@ class AcceptedTest(IngestTest):
         self.assertAlmostEqual(entry["Time"], ts / 1000.0, places=3)
         self.assertNotIn("TraceHeader", entry)
         self.assertEqual(self.records()["messages"], [])
+
+    def test_keep_alive_connection_reuses_its_state(self):
+        """One connection, bodies of changing sizes (below and above the
+        buffer a connection keeps, one over the length trusted from
+        Content-Length, one chunked), a refused request in between: every
+        answer and every Detail must be the request's own."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.bridge.port, timeout=30)
+        headers = {"Content-Type": "application/json",
+                   "Authorization": "Bearer " + TOKEN}
+        sent = []
+        try:
+            for pad in (100, 20000, 300, 100000, 50, None, 700):
+                if pad is None:
+                    conn.request("POST", "/webhook/routing-events", body=b"{",
+                                 headers=headers)
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 400)
+                    r.read()
+                    continue
+                ev = routing_event(note="x" * pad)
+                data = json.dumps(ev).encode()
+                if pad == 300:
+                    # No Content-Length: the body arrives chunked.
+                    conn.request("POST", "/webhook/routing-events",
+                                 body=iter([data[:7], data[7:]]),
+                                 headers=headers, encode_chunked=True)
+                else:
+                    conn.request("POST", "/webhook/routing-events", body=data,
+                                 headers=headers)
+                r = conn.getresponse()
+                answer = json.loads(r.read())
+                self.assertEqual(r.status, 200, answer)
+                self.assertEqual(answer, {"status": "accepted", "id": ev["id"],
+                                          "destination": "eventbridge"})
+                sent.append(data)
+        finally:
+            conn.close()
+        details = [e["Entry"]["Detail"].encode() for e in self.records()["events"]]
+        self.assertEqual(sorted(details), sorted(sent))
 
     def test_detail_type_follows_event_type(self):
         ev = routing_event(eventType="routing:agent.assigned")
