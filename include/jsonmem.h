@@ -20,7 +20,7 @@
  * the tree never leaves the call.  Without jsonmem_init, begin and end do
  * nothing harmful and jansson uses malloc.
  */
-#define JSONMEM_ARENA_BYTES (32 * 1024)
+#define JSONMEM_ARENA_BYTES ((size_t)32 * 1024)
 
 void jsonmem_init(void);
 void jsonmem_arena_begin(void);

@@ -574,7 +574,7 @@ int
 http_health_url(const struct http *h, char *out, size_t outlen)
 {
 	const union MHD_DaemonInfo *info;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
 	char host[INET6_ADDRSTRLEN];
 	int n;

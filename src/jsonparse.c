@@ -402,12 +402,16 @@ jp_literal(struct jp *jp)
 	return NULL;
 }
 
+/* Recursion is bounded: jp_container refuses to open more than max_depth
+ * (at most 256) containers. */
+/* NOLINTBEGIN(misc-no-recursion) */
+
 /* "key": value, added to obj; jp->p is at the key's quote. */
 static int
 jp_member(struct jp *jp, json_t *obj)
 {
 	const unsigned char *at = jp->p;
-	struct jp_str key;
+	struct jp_str key = { NULL, 0, 0 };
 	json_t *v;
 	int rc;
 
@@ -501,7 +505,7 @@ jp_container(struct jp *jp)
 static json_t *
 jp_value(struct jp *jp)
 {
-	struct jp_str s;
+	struct jp_str s = { NULL, 0, 0 };
 	json_t *v;
 	int c = jp_peek(jp);
 
@@ -524,11 +528,13 @@ jp_value(struct jp *jp)
 	return v;
 }
 
+/* NOLINTEND(misc-no-recursion) */
+
 json_t *
 jsonparse(const char *buf, size_t len, unsigned max_depth,
     struct jsonparse_error *err)
 {
-	struct jsonparse_error local;
+	struct jsonparse_error local = { JSONPARSE_OK, 0, "" };
 	struct jp jp = {
 		.start = (const unsigned char *)buf,
 		.p = (const unsigned char *)buf,

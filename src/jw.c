@@ -232,21 +232,16 @@ void
 jw_strn(struct jw *w, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	bool was_err = w->err;
-	size_t need;
 
+	if (w->err)
+		return;
 	/* One reservation for the worst case, then one pass.  Where a tight
 	 * cap (an answer's fixed buffer) refuses the worst case, the exact
 	 * size is counted first. */
-	if (n <= (SIZE_MAX - 2) / 6 && jw_reserve(w, n * 6 + 2) == 0) {
-		need = 0;
-	} else if (!was_err) {
+	if (n > (SIZE_MAX - 2) / 6 || jw_reserve(w, n * 6 + 2) != 0) {
 		w->err = false;
-		need = jw_string_body(NULL, p, n);
-		if (jw_reserve(w, need + 2) != 0)
+		if (jw_reserve(w, jw_string_body(NULL, p, n) + 2) != 0)
 			return;
-	} else {
-		return;
 	}
 	w->buf[w->len++] = '"';
 	w->len += jw_string_body(w->buf + w->len, p, n);
