@@ -12,7 +12,7 @@ struct schema;
 /* What event_build needs; the strings are borrowed for the call. */
 struct event_config {
 	const struct schema *schema;     /* NULL: no schema check */
-	unsigned    max_depth;           /* nesting limit, checked before parsing */
+	unsigned    max_depth;           /* nesting limit, checked while parsing */
 	int64_t     max_future_ms;       /* how far ahead timestamp may be */
 	size_t      max_entry_bytes;     /* PutEvents request limit */
 	size_t      max_message_bytes;   /* SQS message limit, for the DLQ copy */
