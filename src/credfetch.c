@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,33 @@ credfetch_http(const struct credfetch_req *rq,
 	return -1;
 }
 
+/*
+ * Whether a Code other than "Success" may go into a log line: only the
+ * shape of an AWS error code ("AssumeRoleUnauthorizedAccess"), and never
+ * one holding the answer's own secret or token.  A broken or hostile
+ * endpoint could put the credentials there (found by fuzz_creds).
+ */
+static bool
+credfetch_code_shown(const char *code, const json_t *root,
+    const char *token_key)
+{
+	static const char ident[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char *secret[2] = {
+		json_string_value(json_object_get(root, "SecretAccessKey")),
+		json_string_value(json_object_get(root, token_key)),
+	};
+	size_t n = strspn(code, ident);
+
+	if (n == 0 || n > 64 || code[n] != '\0')
+		return false;
+	for (size_t i = 0; i < 2; i++)
+		if (secret[i] != NULL && secret[i][0] != '\0' &&
+		    strstr(code, secret[i]) != NULL)
+			return false;
+	return true;
+}
+
 int
 credfetch_parse_json(const char *body, size_t len, const char *token_key,
     int need_expiration, const char *what, struct aws_credentials *out,
@@ -212,8 +240,14 @@ credfetch_parse_json(const char *body, size_t len, const char *token_key,
 	}
 	code = json_string_value(json_object_get(root, "Code"));
 	if (code != NULL && strcmp(code, "Success") != 0) {
-		credfetch_clean(clean, sizeof(clean), code);
-		credfetch_err(err, errlen, "%s: Code is \"%s\"", what, clean);
+		if (credfetch_code_shown(code, root, token_key)) {
+			credfetch_clean(clean, sizeof(clean), code);
+			credfetch_err(err, errlen, "%s: Code is \"%s\"", what,
+			    clean);
+		} else {
+			credfetch_err(err, errlen, "%s: Code is not \"Success\" "
+			    "(not shown: not an AWS error code)", what);
+		}
 		goto done;
 	}
 	if (creds_fill(out, json_string_value(json_object_get(root,

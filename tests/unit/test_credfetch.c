@@ -128,6 +128,26 @@ test_parse_json(void **state)
 	    &c, err, sizeof(err)), -1);
 	assert_err("AssumeRoleUnauthorizedAccess");
 	assert_string_equal(c.access_key_id, "");
+	/* A Code that is not an AWS error code, or that holds the answer's
+	 * secret or token, is not echoed (fuzz_creds found the secret in the
+	 * message through Code). */
+	snprintf(body, sizeof(body), "{\"Code\":\"x" SECRET "x\","
+	    "\"AccessKeyId\":\"" KEY_ID "\",\"SecretAccessKey\":\"" SECRET "\"}");
+	assert_int_equal(credfetch_parse_json(body, strlen(body), "Token", 1, "t",
+	    &c, err, sizeof(err)), -1);
+	assert_null(strstr(err, SECRET));
+	assert_err("not shown");
+	snprintf(body, sizeof(body), "{\"Code\":\"Failed" TOKEN "\","
+	    "\"Token\":\"" TOKEN "\"}");
+	assert_int_equal(credfetch_parse_json(body, strlen(body), "Token", 1, "t",
+	    &c, err, sizeof(err)), -1);
+	assert_null(strstr(err, TOKEN));
+	/* Shaped like a code, but holding an all-letters-and-digits secret. */
+	snprintf(body, sizeof(body), "{\"Code\":\"DeniedQ7f3Kx9Lm2Np5Rs8\","
+	    "\"AccessKeyId\":\"" KEY_ID "\",\"SecretAccessKey\":\"Q7f3Kx9Lm2Np5Rs8\"}");
+	assert_int_equal(credfetch_parse_json(body, strlen(body), "Token", 1, "t",
+	    &c, err, sizeof(err)), -1);
+	assert_null(strstr(err, "Q7f3Kx9Lm2Np5Rs8"));
 	/* Expiration: required for IMDS/ECS, optional for a helper. */
 	snprintf(body, sizeof(body), "{\"AccessKeyId\":\"AKIA1\","
 	    "\"SecretAccessKey\":\"s\",\"SessionToken\":\"t\"}");
