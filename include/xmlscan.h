@@ -21,7 +21,8 @@
  * The whole document is read and must be well formed (tags balanced),
  * also after the match.  Returns 0 (found), 1 (no such element), or -1
  * (malformed or truncated, over a cap, the element holds child elements,
- * or its text does not fit outlen).  out is "" unless 0.
+ * or its text, counted before the surrounding whitespace is dropped, does
+ * not fit outlen).  out is "" unless 0.
  */
 int xmlscan_text(const char *xml, size_t len, const char *path, char *out,
     size_t outlen);
