@@ -28,8 +28,8 @@ struct jsonparse_error {
  *    surrounded by whitespace;
  *  - bytes that are not well-formed UTF-8 (the rules of jsonscan.h), a raw
  *    NUL anywhere, a control character inside a string;
- *  - more than max_depth [ and { open at once (max_depth <= 256: the parser
- *    recurses once per level);
+ *  - more than max_depth [ and { open at once (a max_depth over 256 counts
+ *    as 256: the parser recurses once per level);
  *  - an object with a duplicate key, a string holding \u0000, a lone or
  *    mismatched surrogate escape, an integer outside int64_t or a real
  *    number that overflows a double.

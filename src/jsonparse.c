@@ -10,6 +10,9 @@
 
 #include "jsonscan.h"
 
+/* The recursion's bound, whatever the caller asks for (jsonparse.h). */
+#define JP_DEPTH_MAX 256
+
 /* A real number's text is copied for strtod; longer ones go to the heap. */
 #define JP_NUMBER_STACK 64
 
@@ -539,7 +542,7 @@ jsonparse(const char *buf, size_t len, unsigned max_depth,
 		.start = (const unsigned char *)buf,
 		.p = (const unsigned char *)buf,
 		.end = (const unsigned char *)buf + len,
-		.depth_left = max_depth,
+		.depth_left = max_depth < JP_DEPTH_MAX ? max_depth : JP_DEPTH_MAX,
 		.err = err != NULL ? err : &local,
 	};
 	json_t *root = NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
+
 void
 jw_init(struct jw *w, size_t max)
 {
@@ -97,35 +99,18 @@ jw_finish(struct jw *w, size_t *len)
 size_t
 jw_utf8_decode(const unsigned char *p, size_t left, uint32_t *cp)
 {
-	uint32_t c = p[0], min;
-	size_t n;
+	/* jsonscan holds the rule of what is well-formed; this only takes
+	 * the bits out of a sequence it accepted. */
+	size_t n = p[0] < 0x80 ? 1 : jsonscan_utf8_len(p, left);
+	uint32_t c;
 
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
+	if (n <= 1) {
+		*cp = p[0];
+		return n;
 	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	c &= 0x7fu >> n;    /* payload bits of the lead byte */
-	if (left < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
+	c = p[0] & (0x7fu >> n);    /* payload bits of the lead byte */
+	for (size_t i = 1; i < n; i++)
 		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
 	*cp = c;
 	return n;
 }

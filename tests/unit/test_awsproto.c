@@ -309,6 +309,12 @@ test_putevents_parse_bad(void **state)
 		"{\"Entries\":{}}", "{\"Entries\":[1,2]}",
 		"{\"FailedEntryCount\":\"x\",\"Entries\":[{},{}]}",
 		"{\"Entries\":[{\"EventId\":\"a\"},{\"EventId\":\"b\"}]} trailing",
+		/* Ambiguous: which list is the answer?  AWS never sends it. */
+		"{\"Entries\":[{},{}],\"Entries\":[{\"EventId\":\"a\"},"
+		    "{\"EventId\":\"b\"}]}",
+		/* Deeper than AWSPROTO_MAX_DEPTH. */
+		"{\"Entries\":[{\"EventId\":\"a\",\"x\":[[[[[[[[[[[[[[[[[[[["
+		    "[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},{\"EventId\":\"b\"}]}",
 	};
 	char *huge;
 

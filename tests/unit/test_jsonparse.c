@@ -210,6 +210,19 @@ test_depth(void **state)
 	v = parse("[\"[[[[[[\"]", 1, &e);
 	assert_non_null(v);
 	json_decref(v);
+	/* Whatever the caller asks, the recursion stops at 256 levels. */
+	{
+		char deep[600];
+
+		memset(deep, '[', 300);
+		memset(deep + 300, ']', 300);
+		assert_null(jsonparse(deep, sizeof(deep), 1000, &e));
+		assert_int_equal(e.kind, JSONPARSE_TOO_DEEP);
+		assert_int_equal(e.offset, 256);
+		v = jsonparse(deep + 44, sizeof(deep) - 88, 1000, &e);
+		assert_non_null(v);
+		json_decref(v);
+	}
 	/* err may be NULL. */
 	v = parse("[1]", 8, NULL);
 	assert_non_null(v);
